@@ -1,0 +1,64 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { Config } from './config.js'
+import { Errors, toPublicError } from './errors.js'
+import configPlugin from './plugins/config.js'
+import storePlugin from './plugins/store.js'
+import authPlugin from './plugins/auth.js'
+import relayPlugin from './plugins/relay.js'
+import openapiPlugin from './plugins/openapi.js'
+import healthRoutes from './routes/health.js'
+import userRoutes from './routes/users.js'
+import authRoutes from './routes/auth.js'
+import messageRoutes from './routes/messages.js'
+import presenceRoutes from './routes/presence.js'
+import wsRoutes from './routes/ws.js'
+
+export interface AppOptions {
+  config: Config
+}
+
+/** The whole application as a plugin. It never listens: src/server.ts does that. */
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => new Errors.RateLimited(context.after)
+  })
+  await fastify.register(openapiPlugin)
+  await fastify.register(storePlugin)
+  await fastify.register(authPlugin)
+  await fastify.register(relayPlugin)
+
+  fastify.setErrorHandler((err, request, reply) => {
+    const error = toPublicError(err)
+    if (error.statusCode >= 500) request.log.error({ err }, 'request failed')
+    const headers = (err as { headers?: Record<string, string> }).headers
+    if (headers !== undefined) void reply.headers(headers)
+    return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } })
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } })
+  })
+
+  await fastify.register(healthRoutes)
+  await fastify.register(userRoutes)
+  await fastify.register(authRoutes)
+  await fastify.register(messageRoutes)
+  await fastify.register(presenceRoutes)
+  await fastify.register(wsRoutes)
+}
+
+/** A Fastify instance with the app registered, not listening. */
+export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger,
+    bodyLimit: config.limits.maxFrameBytes,
+    trustProxy: config.trustProxy,
+    // Graceful close: stop accepting, let in-flight requests finish.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  })
+  await fastify.register(app, { config })
+  return fastify
+}

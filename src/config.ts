@@ -1,0 +1,131 @@
+import { resolve } from 'node:path'
+
+/** Thrown for a bad environment: the message is one line, meant for a human. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export type SignupMode = 'open' | 'service'
+export type SqliteSynchronous = 'normal' | 'full'
+
+export interface Config {
+  port: number
+  host: string
+  /** Trust X-Forwarded-For (behind a load balancer) for client addresses. */
+  trustProxy: boolean
+  production: boolean
+  logLevel: string
+  dataDir: string
+  /** Undefined means: generate one and keep it in dataDir (refused in production). */
+  jwtSecret: string | undefined
+  /** clientId -> secret */
+  serviceClients: Map<string, string>
+  accessTokenTtlSeconds: number
+  clockToleranceSeconds: number
+  signup: SignupMode
+  /** Requests per minute per client address on login, token and sign-up routes. */
+  authRateLimit: number
+  sqliteSynchronous: SqliteSynchronous
+  limits: {
+    maxContentLength: number
+    maxFrameBytes: number
+    maxSyncPage: number
+    maxHistoryPage: number
+  }
+  ws: {
+    heartbeatMs: number
+    authTimeoutMs: number
+    /** A connection whose unsent backlog passes this is closed (4003, reconnect and sync). */
+    maxBufferedBytes: number
+  }
+}
+
+export type Env = Record<string, string | undefined>
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const MIN_SECRET_LENGTH = 32
+const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/
+
+function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  const value = Number(raw.trim())
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function flag (env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+}
+
+function oneOf<T extends string> (env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`)
+  }
+  return raw as T
+}
+
+function serviceClients (raw: string | undefined, production: boolean): Map<string, string> {
+  const clients = new Map<string, string>()
+  if (raw === undefined || raw.trim() === '') return clients
+  for (const entry of raw.split(',')) {
+    const at = entry.indexOf(':')
+    const id = entry.slice(0, at).trim()
+    const secret = entry.slice(at + 1).trim()
+    if (at < 0 || !CLIENT_ID.test(id) || secret === '') {
+      throw new ConfigError(`DUOLOG_SERVICE_CLIENTS must be "id:secret[,id:secret...]" with ids matching ${CLIENT_ID.source}`)
+    }
+    if (production && secret.length < 16) {
+      throw new ConfigError(`DUOLOG_SERVICE_CLIENTS: the secret of "${id}" must be at least 16 characters in production`)
+    }
+    if (clients.has(id)) throw new ConfigError(`DUOLOG_SERVICE_CLIENTS lists "${id}" twice`)
+    clients.set(id, secret)
+  }
+  return clients
+}
+
+/** Reads and validates the environment. Throws ConfigError with one line on the first bad value. */
+export function loadConfig (env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production'
+  const jwtSecret = env.DUOLOG_JWT_SECRET === '' ? undefined : env.DUOLOG_JWT_SECRET
+  if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`DUOLOG_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`)
+  }
+  if (production && jwtSecret === undefined) {
+    throw new ConfigError('DUOLOG_JWT_SECRET is required when NODE_ENV=production')
+  }
+  const logLevel = oneOf(env, 'DUOLOG_LOG_LEVEL', 'info', LOG_LEVELS)
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
+    trustProxy: flag(env, 'DUOLOG_TRUST_PROXY', false),
+    production,
+    logLevel,
+    dataDir: resolve(env.DUOLOG_DATA_DIR === undefined || env.DUOLOG_DATA_DIR === '' ? './data' : env.DUOLOG_DATA_DIR),
+    jwtSecret,
+    serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
+    accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 10, 31 * 24 * 3600),
+    clockToleranceSeconds: integer(env, 'DUOLOG_CLOCK_TOLERANCE', 5, 0, 300),
+    signup: oneOf<SignupMode>(env, 'DUOLOG_SIGNUP', 'open', ['open', 'service']),
+    authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
+    sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
+    limits: {
+      maxContentLength: integer(env, 'DUOLOG_MAX_CONTENT_LENGTH', 4000, 1, 1_000_000),
+      maxFrameBytes: integer(env, 'DUOLOG_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      maxSyncPage: integer(env, 'DUOLOG_MAX_SYNC_PAGE', 500, 1, 10_000),
+      maxHistoryPage: integer(env, 'DUOLOG_MAX_HISTORY_PAGE', 200, 1, 10_000)
+    },
+    ws: {
+      heartbeatMs: integer(env, 'DUOLOG_WS_HEARTBEAT_MS', 30_000, 50, 3_600_000),
+      authTimeoutMs: integer(env, 'DUOLOG_WS_AUTH_TIMEOUT_MS', 5_000, 50, 600_000),
+      maxBufferedBytes: integer(env, 'DUOLOG_WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024)
+    }
+  }
+}

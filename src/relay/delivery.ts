@@ -1,0 +1,144 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { NewMessage, Store, StoredMessage } from '../store/store.js'
+import { Errors } from '../errors.js'
+import type { Registry } from './registry.js'
+import type { Connection } from './connection.js'
+import { messageFrame, sentFrame } from './frames.js'
+
+export interface SendRequest {
+  from: string
+  to: string
+  content: string
+  clientMsgId?: string | undefined
+}
+
+export interface SendResult {
+  message: StoredMessage
+  /** true when this was a retry of a clientMsgId already stored: nothing new was stored. */
+  duplicate: boolean
+}
+
+interface Queued {
+  message: NewMessage
+  origin: Connection | undefined
+  resolve: (result: SendResult) => void
+  reject: (err: Error) => void
+}
+
+/** Sends per commit: big enough to amortize a commit, small enough to keep latency flat. */
+const MAX_BATCH = 256
+
+/**
+ * The one path every message takes, whether it came over HTTP or WebSocket:
+ * validate, store (group commit), then fan out to every device of both users.
+ *
+ * Guarantee: send() resolves only after the message is durably stored; fan-out to
+ * connected devices happens after the commit, in seq order per user.
+ */
+export class Delivery {
+  private queue: Queued[] = []
+  private scheduled = false
+  private flushing = false
+
+  constructor (
+    private readonly store: Store,
+    private readonly registry: Registry,
+    private readonly maxContentLength: number,
+    private readonly log: FastifyBaseLogger
+  ) {}
+
+  /**
+   * Stores and delivers a message. `origin` is the connection that sent it, if any:
+   * it gets `sent` (in its stream order) instead of a `message` frame.
+   */
+  send (request: SendRequest, origin?: Connection): Promise<SendResult> {
+    this.validate(request)
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
+        origin,
+        resolve,
+        reject
+      })
+      if (!this.scheduled && !this.flushing) {
+        this.scheduled = true
+        // Everything received in this turn of the event loop goes into one commit.
+        setImmediate(() => { void this.flush() })
+      }
+    })
+  }
+
+  private validate (request: SendRequest): void {
+    if (request.to === request.from) throw new Errors.InvalidRecipient('a message goes to another user, not to its sender')
+    const { content } = request
+    if (content.length === 0) throw new Errors.InvalidRequest('content must not be empty')
+    // Code points, not UTF-16 units; only counted when the cheap bound is exceeded.
+    if (content.length > this.maxContentLength && [...content].length > this.maxContentLength) {
+      throw new Errors.ContentTooLong(this.maxContentLength)
+    }
+  }
+
+  /** Never rejects: a failed commit rejects its sends, and the next batch still goes. */
+  private async flush (): Promise<void> {
+    this.scheduled = false
+    this.flushing = true
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH)
+        this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH)
+        await this.commit(batch)
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private async commit (batch: Queued[]): Promise<void> {
+    let outcomes
+    try {
+      outcomes = await this.store.appendMessages(batch.map((q) => q.message))
+    } catch (err) {
+      this.log.error({ err, size: batch.length }, 'storing a batch of messages failed')
+      for (const q of batch) q.reject(new Errors.StoreUnavailable())
+      return
+    }
+    batch.forEach((q, i) => {
+      const outcome = outcomes[i]
+      switch (outcome?.status) {
+        case 'stored':
+          this.fanOut(outcome.message, q.origin)
+          q.resolve({ message: outcome.message, duplicate: false })
+          break
+        case 'duplicate':
+          q.origin?.send(sentFrame(outcome.message))
+          q.resolve({ message: outcome.message, duplicate: true })
+          break
+        case 'conflict':
+          q.reject(new Errors.IdempotencyConflict(q.message.clientMsgId))
+          break
+        case 'unknown_recipient':
+          q.reject(new Errors.UnknownRecipient(q.message.to))
+          break
+        default:
+          q.reject(new Errors.StoreUnavailable())
+      }
+    })
+  }
+
+  /** Offers the stored message to every connection of both users, each frame serialized once. */
+  private fanOut (message: StoredMessage, origin: Connection | undefined): void {
+    const recipients = this.registry.connectionsOf(message.to)
+    if (recipients !== undefined) {
+      const frame = messageFrame(message, message.recipientSeq)
+      for (const connection of recipients) connection.offer(message.recipientSeq, frame)
+    }
+    const senders = this.registry.connectionsOf(message.from)
+    if (senders !== undefined) {
+      let frame: string | undefined
+      for (const connection of senders) {
+        if (connection === origin) connection.offer(message.senderSeq, sentFrame(message), true)
+        else connection.offer(message.senderSeq, frame ??= messageFrame(message, message.senderSeq))
+      }
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import type { RawData, WebSocket } from 'ws'
+import type { Principal } from '../plugins/auth.js'
+import { Errors, toPublicError } from '../errors.js'
+import { Connection } from './connection.js'
+import { CloseCodes } from './close-codes.js'
+import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
+import type { AckFrame, AuthFrame, ClientFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
+import type { Relay } from './relay.js'
+
+const DEFAULT_SYNC_LIMIT = 100
+
+/**
+ * One WebSocket from upgrade to close: authentication (header or first frame),
+ * then the frame loop. Listeners are attached synchronously so no frame is missed.
+ */
+export class Session {
+  private connection: Connection | null = null
+  /** Frames received before the connection is live; null once it is. */
+  private early: RawData[] | null = []
+  private authTimer: NodeJS.Timeout | undefined
+
+  constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null) {
+    socket.on('message', (data) => { this.onMessage(data) })
+    socket.on('close', () => { this.onClose() })
+    socket.on('pong', () => { if (this.connection !== null) this.connection.alive = true })
+    if (principal !== null) {
+      void this.begin(principal)
+    } else {
+      this.authTimer = setTimeout(() => { this.socket.close(CloseCodes.authTimeout, 'auth_timeout') }, relay.config.ws.authTimeoutMs)
+    }
+  }
+
+  private onMessage (data: RawData): void {
+    if (this.connection !== null) this.connection.alive = true
+    if (this.early === null) {
+      this.handle(data)
+    } else if (this.authTimer !== undefined) {
+      this.authenticate(data)
+    } else {
+      this.early.push(data)
+    }
+  }
+
+  private authenticate (data: RawData): void {
+    clearTimeout(this.authTimer)
+    this.authTimer = undefined
+    const parsed = parseClientFrame(data.toString())
+    if (!parsed.ok || parsed.frame.type !== 'auth') {
+      this.socket.close(CloseCodes.authExpected, 'auth_expected')
+      return
+    }
+    let principal: Principal
+    try {
+      principal = this.relay.tokens.verify((parsed.frame as AuthFrame).token)
+    } catch {
+      this.socket.close(CloseCodes.authFailed, 'auth_failed')
+      return
+    }
+    if (principal.kind !== 'user') {
+      this.socket.close(CloseCodes.userTokenRequired, 'user_token_required')
+      return
+    }
+    void this.begin(principal)
+  }
+
+  private async begin (principal: Principal): Promise<void> {
+    const { relay } = this
+    const connection = new Connection(principal.id, this.socket, relay.store, relay.config.ws.maxBufferedBytes, relay.log)
+    this.connection = connection
+    relay.register(connection)
+    try {
+      const state = await relay.store.streamState(principal.id)
+      connection.send(JSON.stringify({ type: 'ready', userId: principal.id, connectionId: connection.id, lastSeq: state.lastSeq, ackedSeq: state.ackedSeq }))
+      await connection.start(state.lastSeq)
+    } catch (err) {
+      relay.log.error({ err, userId: principal.id }, 'starting a connection failed')
+      connection.close(CloseCodes.streamError, 'stream_error')
+      return
+    }
+    const early = this.early ?? []
+    this.early = null
+    for (const data of early) this.handle(data)
+  }
+
+  private onClose (): void {
+    clearTimeout(this.authTimer)
+    if (this.connection !== null) this.relay.unregister(this.connection)
+  }
+
+  private handle (data: RawData): void {
+    const connection = this.connection as Connection
+    const parsed = parseClientFrame(data.toString())
+    if (!parsed.ok) {
+      connection.send(errorFrame(parsed.error, parsed.ref))
+      return
+    }
+    const frame: ClientFrame = parsed.frame
+    switch (frame.type) {
+      case 'send': this.send(connection, frame); break
+      case 'sync': this.run(connection, this.sync(connection, frame)); break
+      case 'ack': this.run(connection, this.ack(connection, frame)); break
+      case 'ping': connection.send(PONG_FRAME); break
+      case 'auth': connection.send(errorFrame(toPublicError(new Errors.InvalidFrame('this connection is already authenticated')))); break
+    }
+  }
+
+  private send (connection: Connection, frame: SendFrame): void {
+    this.relay.delivery
+      .send({ from: connection.userId, to: frame.to, content: frame.content, clientMsgId: frame.clientMsgId }, connection)
+      .catch((err: unknown) => { connection.send(errorFrame(toPublicError(err), frame.clientMsgId)) })
+  }
+
+  private async sync (connection: Connection, frame: SyncFrame): Promise<void> {
+    if (connection.syncing) throw new Errors.SyncInProgress()
+    const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.relay.config.limits.maxSyncPage)
+    const { upTo, more } = await connection.replay(frame.after, limit)
+    connection.send(JSON.stringify({ type: 'synced', upTo, more }))
+  }
+
+  private async ack (connection: Connection, frame: AckFrame): Promise<void> {
+    await this.relay.ack(connection.userId, frame.upTo)
+  }
+
+  /** Runs a frame's work; its failure becomes an error frame, never a crash. */
+  private run (connection: Connection, work: Promise<void>): void {
+    work.catch((err: unknown) => {
+      const error = toPublicError(err)
+      if (error.statusCode >= 500) this.relay.log.error({ err }, 'frame failed')
+      connection.send(errorFrame(error))
+    })
+  }
+}

@@ -1,0 +1,113 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorSchema, authErrors, type Message } from '../schemas/common.js'
+import {
+  HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
+} from '../schemas/messages.js'
+import { Errors } from '../errors.js'
+import { seqFor, type StoredMessage } from '../store/store.js'
+import { principalOf, requireUser } from './guards.js'
+
+/** A stored message as `viewer` (one of its parties) sees it. */
+function messageBody (m: StoredMessage, viewer: string): Message {
+  return {
+    id: m.id,
+    seq: seqFor(m, viewer),
+    from: m.from,
+    to: m.to,
+    content: m.content,
+    createdAt: new Date(m.createdAt).toISOString(),
+    clientMsgId: m.clientMsgId ?? undefined
+  }
+}
+
+const messages: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, store, relay } = fastify
+
+  fastify.post('/v1/messages', {
+    onRequest: [fastify.authenticate],
+    schema: {
+      tags: ['messages'],
+      summary: 'Send a message',
+      description: 'Stored before the answer, then delivered live to every connected device of both users, exactly like a WebSocket send. ' +
+        'A retry with the same clientMsgId answers 200 with the original and stores nothing.',
+      security: [{ bearerAuth: [] }],
+      body: SendMessageSchema,
+      response: { 200: SentMessageSchema, 201: SentMessageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema }
+    }
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    const { to, content, clientMsgId, from } = request.body
+    let sender: string
+    if (principal.kind === 'service') {
+      if (from === undefined) throw new Errors.InvalidRequest('a service must say whom it sends as: "from"')
+      sender = from
+      if (await store.getUser(sender) === undefined) throw new Errors.NotFound(`user "${sender}" does not exist`)
+    } else {
+      if (from !== undefined && from !== principal.id) throw new Errors.Forbidden('a user can only send as itself')
+      sender = principal.id
+    }
+    const { message, duplicate } = await relay.delivery.send({ from: sender, to, content, clientMsgId })
+    return reply.code(duplicate ? 200 : 201).send({
+      id: message.id,
+      seq: message.senderSeq,
+      from: message.from,
+      to: message.to,
+      createdAt: new Date(message.createdAt).toISOString(),
+      clientMsgId: message.clientMsgId ?? undefined
+    })
+  })
+
+  fastify.get('/v1/conversations/:peer/messages', {
+    onRequest: [fastify.authenticate, requireUser],
+    schema: {
+      tags: ['messages'],
+      summary: 'A page of the conversation with a peer, newest first',
+      description: 'Without bounds: the newest messages. `before` pages back in time; `after` limits the page to messages newer than an id. ' +
+        'When the window holds more than `limit`, the newest of them are returned and `nextBefore` continues.',
+      security: [{ bearerAuth: [] }],
+      params: PeerParamsSchema,
+      querystring: HistoryQuerySchema,
+      response: { 200: HistoryPageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+    }
+  }, async (request) => {
+    const me = principalOf(request).id
+    const { peer } = request.params
+    if (await store.getUser(peer) === undefined) throw new Errors.NotFound(`user "${peer}" does not exist`)
+    const limit = Math.min(request.query.limit ?? 50, config.limits.maxHistoryPage)
+    const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
+    const more = page.length > limit
+    const shown = more ? page.slice(0, limit) : page
+    return {
+      messages: shown.map((m) => messageBody(m, me)),
+      nextBefore: more ? (shown[shown.length - 1] as StoredMessage).id : null
+    }
+  })
+
+  fastify.get('/v1/sync', {
+    onRequest: [fastify.authenticate, requireUser],
+    schema: {
+      tags: ['messages'],
+      summary: 'The caller\'s stream after a seq, oldest first (for clients that poll)',
+      security: [{ bearerAuth: [] }],
+      querystring: SyncQuerySchema,
+      response: { 200: SyncPageSchema, ...authErrors, 403: ErrorSchema }
+    }
+  }, async (request) => {
+    const me = principalOf(request).id
+    const after = request.query.after ?? 0
+    const limit = Math.min(request.query.limit ?? 100, config.limits.maxSyncPage)
+    const { lastSeq } = await store.streamState(me)
+    if (after > lastSeq) throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
+    const page = await store.readStream(me, after, limit + 1)
+    const more = page.length > limit
+    const shown = more ? page.slice(0, limit) : page
+    const last = shown[shown.length - 1]
+    return {
+      messages: shown.map((m) => messageBody(m, me)),
+      upTo: last === undefined ? after : seqFor(last, me),
+      more
+    }
+  })
+}
+
+export default messages

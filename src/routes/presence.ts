@@ -1,0 +1,45 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorSchema, authErrors, USER_ID_PATTERN } from '../schemas/common.js'
+import { PresenceListSchema, PresenceParamsSchema, PresenceQuerySchema, PresenceSchema } from '../schemas/presence.js'
+import { Errors } from '../errors.js'
+
+const MAX_IDS = 100
+const USER_ID = new RegExp(USER_ID_PATTERN)
+
+const presence: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { relay } = fastify
+
+  fastify.get('/v1/presence/:userId', {
+    onRequest: [fastify.authenticate],
+    schema: {
+      tags: ['presence'],
+      summary: 'Whether a user is connected, and when they were last seen',
+      security: [{ bearerAuth: [] }],
+      params: PresenceParamsSchema,
+      response: { 200: PresenceSchema, ...authErrors, 404: ErrorSchema }
+    }
+  }, async (request) => {
+    const [info] = await relay.presence([request.params.userId])
+    if (info === undefined) throw new Errors.NotFound(`user "${request.params.userId}" does not exist`)
+    return info
+  })
+
+  fastify.get('/v1/presence', {
+    onRequest: [fastify.authenticate],
+    schema: {
+      tags: ['presence'],
+      summary: 'Presence of up to 100 users',
+      security: [{ bearerAuth: [] }],
+      querystring: PresenceQuerySchema,
+      response: { 200: PresenceListSchema, ...authErrors }
+    }
+  }, async (request) => {
+    const ids = [...new Set(request.query.ids.split(',').map((id) => id.trim()).filter((id) => id !== ''))]
+    if (ids.length > MAX_IDS) throw new Errors.InvalidRequest(`ids lists at most ${MAX_IDS} users`)
+    const bad = ids.find((id) => !USER_ID.test(id))
+    if (bad !== undefined) throw new Errors.InvalidRequest(`"${bad.slice(0, 80)}" is not a user id`)
+    return { presence: await relay.presence(ids) }
+  })
+}
+
+export default presence

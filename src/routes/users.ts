@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { CreateUserSchema, UserParamsSchema, UserSchema } from '../schemas/users.js'
+import { TokenSchema } from '../schemas/auth.js'
+import { ErrorSchema, authErrors } from '../schemas/common.js'
+import { Errors } from '../errors.js'
+import { hashPassword } from '../auth/passwords.js'
+import { requireService } from './guards.js'
+
+const users: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, store, tokens } = fastify
+
+  fastify.post('/v1/users', {
+    config: { rateLimit: { max: config.authRateLimit, timeWindow: 60_000 } },
+    schema: {
+      tags: ['identity'],
+      summary: 'Create a user',
+      description: 'Open sign-up unless DUOLOG_SIGNUP=service. A service token may create a user without a password (that user gets tokens through the service only).',
+      security: [{}, { bearerAuth: [] }],
+      body: CreateUserSchema,
+      response: { 201: UserSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema }
+    }
+  }, async (request, reply) => {
+    // Authentication is optional here: a service token unlocks password-less users.
+    if (request.headers.authorization !== undefined) await fastify.authenticate(request)
+    const byService = request.principal?.kind === 'service'
+    if (!byService && config.signup === 'service') throw new Errors.SignupClosed()
+    const { id, password, displayName } = request.body
+    if (!byService && password === undefined) throw new Errors.InvalidRequest('password is required')
+    const createdAt = Date.now()
+    const passwordHash = password === undefined ? null : await hashPassword(password)
+    const created = await store.createUser({ id, displayName: displayName ?? id, passwordHash, createdAt })
+    if (!created) throw new Errors.UserExists(id)
+    return reply.code(201).send({ id, displayName: displayName ?? id, createdAt: new Date(createdAt).toISOString() })
+  })
+
+  fastify.post('/v1/users/:id/tokens', {
+    onRequest: [fastify.authenticate, requireService],
+    schema: {
+      tags: ['identity'],
+      summary: 'Mint an access token for a user (services only)',
+      description: 'For backends that keep their own login: the token acts as the user on every route and on the WebSocket.',
+      security: [{ bearerAuth: [] }],
+      params: UserParamsSchema,
+      response: { 200: TokenSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+    }
+  }, async (request) => {
+    const user = await store.getUser(request.params.id)
+    if (user === undefined) throw new Errors.NotFound(`user "${request.params.id}" does not exist`)
+    return tokens.issue('user', user.id)
+  })
+}
+
+export default users

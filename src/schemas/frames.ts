@@ -1,0 +1,31 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ClientMsgIdSchema, SeqSchema, UserIdSchema } from './common.js'
+
+// Client -> server WebSocket frames (docs/protocol.md). Unknown extra fields are ignored.
+
+export const AuthFrameSchema = Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 8192 }) })
+export type AuthFrame = Static<typeof AuthFrameSchema>
+
+// content is a string here; its length is checked by delivery, the one path shared with HTTP.
+export const SendFrameSchema = Type.Object({
+  type: Type.Literal('send'),
+  to: UserIdSchema,
+  content: Type.String(),
+  clientMsgId: Type.Optional(ClientMsgIdSchema)
+})
+export type SendFrame = Static<typeof SendFrameSchema>
+
+export const SyncFrameSchema = Type.Object({
+  type: Type.Literal('sync'),
+  after: SeqSchema,
+  limit: Type.Optional(Type.Integer({ minimum: 1 }))
+})
+export type SyncFrame = Static<typeof SyncFrameSchema>
+
+export const AckFrameSchema = Type.Object({ type: Type.Literal('ack'), upTo: SeqSchema })
+export type AckFrame = Static<typeof AckFrameSchema>
+
+export const PingFrameSchema = Type.Object({ type: Type.Literal('ping') })
+export type PingFrame = Static<typeof PingFrameSchema>
+
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame

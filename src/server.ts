@@ -1,0 +1,29 @@
+import closeWithGrace from 'close-with-grace'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { buildApp } from './app.js'
+
+// Process concerns only: configuration, logger, listen, graceful close.
+
+let config: Config
+try {
+  config = loadConfig(process.env)
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`duolog: ${err.message}\n`)
+  process.exit(1)
+}
+
+const app = await buildApp(config)
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err !== undefined) app.log.error({ err }, 'closing after an error')
+  else app.log.info({ signal }, 'closing')
+  await app.close()
+})
+
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (err) {
+  app.log.error({ err }, 'could not listen')
+  process.exit(1)
+}

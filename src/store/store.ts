@@ -1,0 +1,87 @@
+/** A user account. Times are milliseconds since the epoch. */
+export interface UserRecord {
+  id: string
+  displayName: string
+  /** null for users created by a service without a password: they log in through that service only. */
+  passwordHash: string | null
+  createdAt: number
+  lastSeen: number | null
+}
+
+/** A stored message, with its position in both users' streams. */
+export interface StoredMessage {
+  id: number
+  from: string
+  to: string
+  content: string
+  createdAt: number
+  clientMsgId: string | null
+  senderSeq: number
+  recipientSeq: number
+}
+
+export interface NewMessage {
+  from: string
+  to: string
+  content: string
+  clientMsgId: string | null
+  createdAt: number
+}
+
+export type AppendOutcome =
+  | { status: 'stored', message: StoredMessage }
+  /** The sender already used this clientMsgId for the same message: nothing new was stored. */
+  | { status: 'duplicate', message: StoredMessage }
+  /** The sender already used this clientMsgId for a different message. */
+  | { status: 'conflict', message: StoredMessage }
+  | { status: 'unknown_recipient' }
+
+export interface StreamState {
+  /** The newest seq in the user's stream (0 when empty). */
+  lastSeq: number
+  /** The highest seq any device of the user acknowledged. */
+  ackedSeq: number
+}
+
+export interface HistoryQuery {
+  /** Exclusive upper bound on message id. */
+  before?: number | undefined
+  /** Exclusive lower bound on message id. */
+  after?: number | undefined
+  limit: number
+}
+
+/**
+ * Durable storage for users and messages: the source of truth.
+ *
+ * Guarantee: when appendMessages resolves, every 'stored' message is committed
+ * (it survives the process being killed) and holds the next dense seq in both the
+ * sender's and the recipient's stream; the streams never have gaps. Each batch
+ * is one atomic commit. Implementations may keep nothing that matters in memory.
+ */
+export interface Store {
+  readonly kind: string
+  /** false when the id is taken. */
+  createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>
+  getUser (id: string): Promise<UserRecord | undefined>
+  /** lastSeen of each known user among ids (unknown ids are absent). */
+  lastSeen (ids: readonly string[]): Promise<Map<string, number | null>>
+  setLastSeen (id: string, at: number): Promise<void>
+  /** Stores a batch in one commit; outcomes are in the batch's order. */
+  appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]>
+  /** Messages of userId's stream with seq > after, oldest first, at most limit. */
+  readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]>
+  streamState (userId: string): Promise<StreamState>
+  /** Raises ackedSeq to upTo if higher (never lowers it); resolves to the new ackedSeq. */
+  ack (userId: string, upTo: number): Promise<number>
+  /** Messages between userId and peer inside the bounds, newest first, at most limit. */
+  conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]>
+  /** Rejects when the store cannot serve requests. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/** The seq a message has in the stream of userId (one of its two parties). */
+export function seqFor (message: StoredMessage, userId: string): number {
+  return message.to === userId ? message.recipientSeq : message.senderSeq
+}
