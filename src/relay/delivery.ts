@@ -52,8 +52,8 @@ export class Delivery {
    * it gets `sent` (in its stream order) instead of a `message` frame.
    */
   send (request: SendRequest, origin?: Connection): Promise<SendResult> {
-    this.validate(request)
     return new Promise((resolve, reject) => {
+      this.validate(request) // a throw here rejects the promise
       this.queue.push({
         message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
         origin,
@@ -106,7 +106,12 @@ export class Delivery {
       const outcome = outcomes[i]
       switch (outcome?.status) {
         case 'stored':
-          this.fanOut(outcome.message, q.origin)
+          try {
+            this.fanOut(outcome.message, q.origin)
+          } catch (err) {
+            // Stored is stored: devices that missed it get it on their next sync.
+            this.log.error({ err, id: outcome.message.id }, 'fan-out failed')
+          }
           q.resolve({ message: outcome.message, duplicate: false })
           break
         case 'duplicate':
