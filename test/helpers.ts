@@ -111,8 +111,9 @@ export class Client {
   }
 
   /** Connects; with a token, sends it in the Authorization header (the default) or as the first frame. */
-  static async connect (server: TestServer | string, token?: string, options: { via?: 'header' | 'frame', waitReady?: boolean } = {}): Promise<Client> {
-    const url = typeof server === 'string' ? server : server.wsUrl
+  static async connect (server: TestServer | string, token?: string, options: { via?: 'header' | 'frame', waitReady?: boolean, after?: number } = {}): Promise<Client> {
+    let url = typeof server === 'string' ? server : server.wsUrl
+    if (options.after !== undefined && options.via !== 'frame') url += `?after=${options.after}`
     const via = options.via ?? 'header'
     const headers: Record<string, string> = {}
     if (token !== undefined && via === 'header') headers.authorization = `Bearer ${token}`
@@ -123,7 +124,7 @@ export class Client {
       ws.once('unexpected-response', (_req, res) => { reject(new Error(`unexpected response ${res.statusCode}`)) })
       ws.once('error', reject)
     })
-    if (token !== undefined && via === 'frame') client.send({ type: 'auth', token })
+    if (token !== undefined && via === 'frame') client.send({ type: 'auth', token, after: options.after })
     if (token !== undefined && options.waitReady !== false) await client.next('ready')
     return client
   }

@@ -38,11 +38,14 @@ export class Relay {
     this.heartbeat.unref()
   }
 
-  /** Takes over an upgraded socket; `principal` is set when the upgrade carried a valid token. */
-  accept (socket: WebSocket, principal: Principal | null): void {
+  /**
+   * Takes over an upgraded socket; `principal` is set when the upgrade carried a valid token,
+   * `after` when the client asked to resume from a seq.
+   */
+  accept (socket: WebSocket, principal: Principal | null, after?: number): void {
     // The Session lives as long as the socket's listeners it attaches.
     // eslint-disable-next-line no-new
-    new Session(this, socket, principal)
+    new Session(this, socket, principal, after)
   }
 
   register (connection: Connection): void {

@@ -19,12 +19,12 @@ export class Session {
   private early: RawData[] | null = []
   private authTimer: NodeJS.Timeout | undefined
 
-  constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null) {
+  constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null, after?: number) {
     socket.on('message', (data) => { this.onMessage(data) })
     socket.on('close', () => { this.onClose() })
     socket.on('pong', () => { if (this.connection !== null) this.connection.alive = true })
     if (principal !== null) {
-      void this.begin(principal)
+      void this.begin(principal, after)
     } else {
       this.authTimer = setTimeout(() => { this.socket.close(CloseCodes.authTimeout, 'auth_timeout') }, relay.config.ws.authTimeoutMs)
     }
@@ -60,10 +60,15 @@ export class Session {
       this.socket.close(CloseCodes.userTokenRequired, 'user_token_required')
       return
     }
-    void this.begin(principal)
+    void this.begin(principal, (parsed.frame as AuthFrame).after)
   }
 
-  private async begin (principal: Principal): Promise<void> {
+  /**
+   * Registers the connection, sends `ready`, then either goes live from lastSeq or, with
+   * `after`, replays from there first (like a sync), so a resuming device has no window
+   * in which a live frame could overtake its backlog.
+   */
+  private async begin (principal: Principal, after: number | undefined): Promise<void> {
     const { relay } = this
     const connection = new Connection(principal.id, this.socket, relay.store, relay.config.ws.maxBufferedBytes, relay.log)
     this.connection = connection
@@ -71,11 +76,17 @@ export class Session {
     try {
       const state = await relay.store.streamState(principal.id)
       connection.send(JSON.stringify({ type: 'ready', userId: principal.id, connectionId: connection.id, lastSeq: state.lastSeq, ackedSeq: state.ackedSeq }))
-      await connection.start(state.lastSeq)
+      if (after === undefined) await connection.start(state.lastSeq)
+      else await this.sync(connection, { type: 'sync', after }, state.lastSeq)
     } catch (err) {
-      relay.log.error({ err, userId: principal.id }, 'starting a connection failed')
-      connection.close(CloseCodes.streamError, 'stream_error')
-      return
+      const error = toPublicError(err)
+      if (error.statusCode < 500) {
+        connection.send(errorFrame(error))
+      } else {
+        relay.log.error({ err, userId: principal.id }, 'starting a connection failed')
+        connection.close(CloseCodes.streamError, 'stream_error')
+        return
+      }
     }
     const early = this.early ?? []
     this.early = null
@@ -110,9 +121,11 @@ export class Session {
       .catch((err: unknown) => { connection.send(errorFrame(toPublicError(err), frame.clientMsgId)) })
   }
 
-  private async sync (connection: Connection, frame: SyncFrame): Promise<void> {
-    if (connection.syncing) throw new Errors.SyncInProgress()
+  /** `fallbackCursor`: where a refused resume leaves the connection (at connect only). */
+  private async sync (connection: Connection, frame: SyncFrame, fallbackCursor?: number): Promise<void> {
+    if (connection.syncing && fallbackCursor === undefined) throw new Errors.SyncInProgress()
     const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.relay.config.limits.maxSyncPage)
+    if (fallbackCursor !== undefined) connection.cursor = fallbackCursor
     const { upTo, more } = await connection.replay(frame.after, limit)
     connection.send(JSON.stringify({ type: 'synced', upTo, more }))
   }

@@ -1,7 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { ErrorSchema } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { bearerToken } from '../plugins/auth.js'
+
+const WsQuerySchema = Type.Object({
+  after: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'Resume: replay the stream after this seq (as a first sync) before going live. Without it, the connection is live from lastSeq.'
+  }))
+})
+type WsQuery = Static<typeof WsQuerySchema>
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
@@ -11,8 +20,9 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['websocket'],
       summary: 'The WebSocket relay (protocol: docs/protocol.md)',
       description: 'Upgrade with `Authorization: Bearer <token>` (checked before the upgrade: 401 if bad), ' +
-        'or upgrade without it and send `{"type":"auth","token":"..."}` as the first frame. Tokens in the URL are refused.',
+        'or upgrade without it and send `{"type":"auth","token":"...","after"?:seq}` as the first frame. Tokens in the URL are refused.',
       security: [{}, { bearerAuth: [] }],
+      querystring: WsQuerySchema,
       response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 426: ErrorSchema }
     },
     // Runs before the upgrade, so a bad token is a plain HTTP 401 and no socket is opened.
@@ -27,7 +37,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.code(426).header('upgrade', 'websocket').send({ error: { code: 'upgrade_required', message: 'this route speaks WebSocket' } })
     },
     wsHandler: (socket, request) => {
-      fastify.relay.accept(socket, request.principal)
+      fastify.relay.accept(socket, request.principal, (request.query as WsQuery).after)
     }
   })
 }

@@ -3,7 +3,12 @@ import { ClientMsgIdSchema, SeqSchema, UserIdSchema } from './common.js'
 
 // Client -> server WebSocket frames (docs/protocol.md). Unknown extra fields are ignored.
 
-export const AuthFrameSchema = Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 8192 }) })
+export const AuthFrameSchema = Type.Object({
+  type: Type.Literal('auth'),
+  token: Type.String({ minLength: 1, maxLength: 8192 }),
+  /** Resume: replay the stream after this seq before going live (as a first sync, with no window between). */
+  after: Type.Optional(SeqSchema)
+})
 export type AuthFrame = Static<typeof AuthFrameSchema>
 
 // content is a string here; its length is checked by delivery, the one path shared with HTTP.
