@@ -6,6 +6,7 @@ import configPlugin from './plugins/config.js'
 import storePlugin from './plugins/store.js'
 import authPlugin from './plugins/auth.js'
 import relayPlugin from './plugins/relay.js'
+import websocketPlugin from './plugins/websocket.js'
 import openapiPlugin from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
 import userRoutes from './routes/users.js'
@@ -21,6 +22,7 @@ export interface AppOptions {
 /** The whole application as a plugin. It never listens: src/server.ts does that. */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(websocketPlugin)
   await fastify.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => new Errors.RateLimited(context.after)
