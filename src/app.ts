@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
 import { Errors, toPublicError } from './errors.js'
+import { validatorCompiler } from './validation.js'
 import configPlugin from './plugins/config.js'
 import storePlugin from './plugins/store.js'
 import authPlugin from './plugins/auth.js'
@@ -20,7 +22,8 @@ export interface AppOptions {
 }
 
 /** The whole application as a plugin. It never listens: src/server.ts does that. */
-export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  fastify.setValidatorCompiler(validatorCompiler)
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(websocketPlugin)
   await fastify.register(rateLimit, {
@@ -51,6 +54,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(wsRoutes)
 }
 
+const duolog = fp(app, { name: 'duolog' })
+export default duolog
+
 /** A Fastify instance with the app registered, not listening. */
 export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): Promise<FastifyInstance> {
   const fastify = Fastify({
@@ -61,6 +67,6 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   })
-  await fastify.register(app, { config })
+  await fastify.register(duolog, { config })
   return fastify
 }
