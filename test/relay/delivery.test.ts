@@ -56,16 +56,16 @@ t.test('a device that disconnects mid-stream resyncs with no gap and no duplicat
   const received: number[] = []
   let a = await Client.connect(server, alice)
   const total = 60
-  let sending = true
+  const progress = { sending: true }
   const sender = (async () => {
     for (let i = 1; i <= total; i++) {
       const res = await api(server, 'POST', '/v1/messages', { token: bob, body: { to: 'alice', content: `n${i}`, clientMsgId: `n${i}` } })
       t.equal(res.status, 201)
     }
-    sending = false
+    progress.sending = false
   })()
   // Read some, drop the connection without warning, reconnect, resume from the last seq seen.
-  for (let round = 0; round < 3 || sending; round++) {
+  for (let round = 0; round < 3 || progress.sending; round++) {
     for (let k = 0; k < 5; k++) {
       const frame = await a.next(undefined, 5000).catch(() => null)
       if (frame === null) break
