@@ -6,6 +6,8 @@ import { messageFrame } from './frames.js'
 import { CloseCodes } from './close-codes.js'
 import { Errors } from '../errors.js'
 
+const SLOW_CONSUMER_GRACE_MS = 1000
+
 interface Offer {
   seq: number
   frame: string
@@ -58,6 +60,8 @@ export class Connection {
     if (!this.open) return
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCodes.slowConsumer, 'slow_consumer')
+      // The close frame waits behind the unread backlog; do not wait for it for long.
+      setTimeout(() => { this.socket.terminate() }, SLOW_CONSUMER_GRACE_MS).unref()
       return
     }
     this.socket.send(frame)
