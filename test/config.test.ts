@@ -1,0 +1,53 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { exitOf, spawnServer } from './process.js'
+import { tempDir } from './helpers.js'
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({})
+  t.match(config, { port: 3000, host: '127.0.0.1', signup: 'open', accessTokenTtlSeconds: 900, logLevel: 'info', sqliteSynchronous: 'normal', jwtSecret: undefined })
+  t.match(config.limits, { maxContentLength: 4000, maxFrameBytes: 65536 })
+  t.ok(config.dataDir.endsWith('/data'))
+  t.equal(config.serviceClients.size, 0)
+})
+
+t.test('values are parsed', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    HOST: '0.0.0.0',
+    DUOLOG_SERVICE_CLIENTS: 'billing:0123456789abcdef, crm:fedcba9876543210',
+    DUOLOG_SIGNUP: 'service',
+    DUOLOG_TRUST_PROXY: 'true',
+    DUOLOG_SQLITE_SYNCHRONOUS: 'full',
+    DUOLOG_ACCESS_TOKEN_TTL: '60'
+  })
+  t.match(config, { port: 8080, host: '0.0.0.0', signup: 'service', trustProxy: true, sqliteSynchronous: 'full', accessTokenTtlSeconds: 60 })
+  t.same([...config.serviceClients], [['billing', '0123456789abcdef'], ['crm', 'fedcba9876543210']])
+})
+
+t.test('bad values are refused with one clear line', async (t) => {
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'eighty' }, /PORT must be a whole number/],
+    [{ PORT: '70000' }, /PORT must be between 0 and 65535/],
+    [{ DUOLOG_SIGNUP: 'everyone' }, /DUOLOG_SIGNUP must be one of open, service/],
+    [{ DUOLOG_LOG_LEVEL: 'loud' }, /DUOLOG_LOG_LEVEL/],
+    [{ DUOLOG_JWT_SECRET: 'short' }, /at least 32 characters/],
+    [{ NODE_ENV: 'production' }, /DUOLOG_JWT_SECRET is required/],
+    [{ DUOLOG_SERVICE_CLIENTS: 'nocolon' }, /DUOLOG_SERVICE_CLIENTS must be/],
+    [{ DUOLOG_SERVICE_CLIENTS: 'a:x,a:y' }, /lists "a" twice/],
+    [{ NODE_ENV: 'production', DUOLOG_JWT_SECRET: 'x'.repeat(40), DUOLOG_SERVICE_CLIENTS: 'a:short' }, /at least 16 characters in production/],
+    [{ DUOLOG_TRUST_PROXY: 'maybe' }, /true or false/],
+    [{ DUOLOG_ACCESS_TOKEN_TTL: '1' }, /between 10/]
+  ]
+  for (const [env, message] of bad) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+  t.ok(new ConfigError('x') instanceof Error)
+})
+
+t.test('the process exits non-zero with one line on a bad value', async (t) => {
+  const child = spawnServer({ PORT: 'eighty', DUOLOG_DATA_DIR: tempDir() })
+  const { code, stderr } = await exitOf(child)
+  t.equal(code, 1)
+  t.equal(stderr, 'duolog: PORT must be a whole number, got "eighty"\n')
+})
