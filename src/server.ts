@@ -13,7 +13,14 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config)
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp(config)
+} catch (err) {
+  // e.g. another duolog already holds the SQLite file of this data directory.
+  process.stderr.write(`duolog: could not start: ${(err as Error).message}\n`)
+  process.exit(1)
+}
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an error')

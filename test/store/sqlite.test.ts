@@ -15,8 +15,9 @@ t.test('a SQLite file keeps everything across a reopen, and migrations run once'
   await first.appendMessages([{ from: 'alice', to: 'bob', content: 'kept', clientMsgId: null, createdAt: 1 }])
   await first.close()
   const second = new SqliteStore({ dataDir, synchronous: 'normal' })
-  t.teardown(() => second.close())
   t.same((await second.readStream('bob', 0, 10)).map((m) => m.content), ['kept'])
+  t.throws(() => new SqliteStore({ dataDir, synchronous: 'normal' }), /locked/, 'a second process on the same file is refused')
+  await second.close()
   const db = new Database(join(dataDir, 'duolog.db'), { readonly: true })
   t.equal(db.pragma('user_version', { simple: true }), 1)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
@@ -25,8 +26,7 @@ t.test('a SQLite file keeps everything across a reopen, and migrations run once'
 
 t.test('the hot queries use indexes, not scans', async (t) => {
   const dataDir = tempDir()
-  const store = new SqliteStore({ dataDir, synchronous: 'normal' })
-  t.teardown(() => store.close())
+  await new SqliteStore({ dataDir, synchronous: 'normal' }).close()
   const db = new Database(join(dataDir, 'duolog.db'), { readonly: true })
   t.teardown(() => db.close())
   const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ')

@@ -1,0 +1,79 @@
+// Load generator, forked by bench/run.ts: N pairs of clients, each sending to its partner with
+// one message in flight (the next goes when the previous is acknowledged). Reports, over the
+// measured window, the messages delivered to recipients and their latency.
+import { readFileSync } from 'node:fs'
+import WebSocket from 'ws'
+
+const mode = process.env.MODE as 'duolog' | 'bare'
+const url = process.env.WS_URL as string
+const pairs = Number(process.env.PAIRS)
+const tokens: string[] = mode === 'duolog' ? JSON.parse(readFileSync(process.env.TOKENS_FILE as string, 'utf8')) : []
+
+let measuring = false
+let delivered = 0
+const latencies: number[] = []
+
+interface Peer { ws: WebSocket, id: string, partner: string, send: () => void }
+
+function connect (index: number): Promise<Peer> {
+  const id = `u${index}`
+  const partner = `u${index % 2 === 0 ? index + 1 : index - 1}`
+  const headers = mode === 'duolog' ? { authorization: `Bearer ${tokens[index]}` } : undefined
+  const ws = new WebSocket(url, { headers, perMessageDeflate: false })
+  const send = (): void => {
+    const content = `t=${performance.now()}`
+    ws.send(mode === 'duolog' ? JSON.stringify({ type: 'send', to: partner, content }) : JSON.stringify({ toId: partner, content, createTime: Date.now() }))
+  }
+  return new Promise((resolve, reject) => {
+    ws.on('error', reject)
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString())
+      if (mode === 'duolog') {
+        if (frame.type === 'ready') { resolve({ ws, id, partner, send }); return }
+        if (frame.type === 'sent') { if (running) send(); return }
+        if (frame.type === 'message') received(frame.content)
+        return
+      }
+      if (frame.fromId === id) { if (running) send(); return }
+      received(frame.content)
+    })
+    ws.on('open', () => {
+      if (mode === 'bare') {
+        ws.send(JSON.stringify({ userId: id }))
+        resolve({ ws, id, partner, send })
+      }
+    })
+  })
+}
+
+function received (content: string): void {
+  if (!measuring) return
+  delivered++
+  latencies.push(performance.now() - Number(content.slice(2)))
+}
+
+let running = true
+const peers: Peer[] = []
+for (let i = 0; i < pairs * 2; i += 200) {
+  peers.push(...await Promise.all(Array.from({ length: Math.min(200, pairs * 2 - i) }, (_, k) => connect(i + k))))
+}
+// Let the bare relay see every announce before anyone sends.
+await new Promise((resolve) => setTimeout(resolve, 200))
+for (const peer of peers) peer.send()
+
+process.send?.({ phase: 'connected' })
+await new Promise((resolve) => setTimeout(resolve, Number(process.env.WARMUP_MS)))
+measuring = true
+const start = performance.now()
+process.send?.({ phase: 'start' })
+await new Promise((resolve) => setTimeout(resolve, Number(process.env.DURATION_MS)))
+process.send?.({ phase: 'end' })
+measuring = false
+running = false
+const seconds = (performance.now() - start) / 1000
+latencies.sort((a, b) => a - b)
+const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN
+process.send?.({ phase: 'result', delivered, seconds, p50: pct(0.5), p99: pct(0.99) }, () => {
+  for (const peer of peers) peer.ws.terminate()
+  process.exit(0)
+})

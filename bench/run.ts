@@ -1,0 +1,156 @@
+// npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --only bare|duolog --profile DIR]
+// Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
+// the bare `ws` relay and for duolog (every message stored before `sent`), delivered
+// messages/s, p50/p99 latency and server CPU microseconds per delivered message.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+
+const { values } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    profile: { type: 'string' }
+  }
+})
+const pairs = Number(values.pairs)
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
+const pin = cpus().length >= 2 && hasTaskset()
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
+
+function hasTaskset (): boolean {
+  try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
+}
+
+/** Spawns `node --import tsx <entry>` pinned to a CPU when possible. */
+function spawnPinned (cpu: number, entry: string, env: Record<string, string>): ChildProcess {
+  // --profile DIR: a V8 CPU profile of each server, written when it closes.
+  const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
+  const args = [...profile, '--import', 'tsx', entry]
+  const command = pin ? 'taskset' : process.execPath
+  const argv = pin ? ['-c', String(cpu), process.execPath, ...args] : args
+  return spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
+async function listening (child: ChildProcess): Promise<string> {
+  let out = ''
+  return await new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString()
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+      if (match?.[1] === undefined) return
+      // From here on the server's log is read and dropped.
+      child.stdout?.off('data', onData)
+      child.stdout?.resume()
+      resolve(match[1])
+    }
+    child.stdout?.on('data', onData)
+    child.once('exit', (code) => { reject(new Error(`server exited with ${code}`)) })
+  })
+}
+
+/** user + system CPU time of a process, in microseconds. */
+function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) * 1e6 / clockTicks
+}
+
+async function post (url: string, path: string, body: unknown, token?: string): Promise<any> {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return await res.json()
+}
+
+/** Creates the users through a service client and returns one user token each. */
+async function makeTokens (url: string, count: number): Promise<string[]> {
+  const service = (await post(url, '/v1/auth/token', SERVICE)).accessToken as string
+  const tokens: string[] = new Array(count)
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+      const id = `u${i + k}`
+      await post(url, '/v1/users', { id }, service)
+      tokens[i + k] = (await post(url, `/v1/users/${id}/tokens`, undefined, service)).accessToken
+    }))
+  }
+  return tokens
+}
+
+interface Result { name: string, delivered: number, perSecond: number, p50: number, p99: number, cpuPerMessage: number, cpuShare: number }
+
+async function measure (name: string, mode: 'bare' | 'duolog', entry: string, env: Record<string, string>): Promise<Result> {
+  const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
+  const server = spawnPinned(0, entry, { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', ...env })
+  try {
+    const url = await listening(server)
+    const tokensFile = join(work, 'tokens.json')
+    if (mode === 'duolog') writeFileSync(tokensFile, JSON.stringify(await makeTokens(url, pairs * 2)))
+    const wsUrl = url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/')
+    const load = fork(here('./load.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, MODE: mode, WS_URL: wsUrl, PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000) }
+    })
+    if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
+    let cpuStart = 0
+    let cpuEnd = 0
+    let wallStart = 0
+    let wallEnd = 0
+    const pid = server.pid as number
+    const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
+      load.on('message', (msg: any) => {
+        if (msg.phase === 'start') { cpuStart = cpuMicros(pid); wallStart = performance.now() }
+        if (msg.phase === 'end') { cpuEnd = cpuMicros(pid); wallEnd = performance.now() }
+        if (msg.phase === 'result') resolve(msg)
+      })
+      load.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)) })
+    })
+    const cpu = cpuEnd - cpuStart
+    return {
+      name,
+      delivered: result.delivered,
+      perSecond: result.delivered / result.seconds,
+      p50: result.p50,
+      p99: result.p99,
+      cpuPerMessage: cpu / result.delivered,
+      cpuShare: cpu / ((wallEnd - wallStart) * 1000)
+    }
+  } finally {
+    server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+const targets: Array<[string, 'bare' | 'duolog', string, Record<string, string>]> = [
+  ['bare ws relay (no auth, no storage)', 'bare', here('./bare-relay.ts'), {}],
+  ['duolog (JWT, SQLite, stored before sent)', 'duolog', here('../src/server.ts'), {
+    DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+    DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
+    DUOLOG_AUTH_RATE_LIMIT: '1000000'
+  }]
+]
+
+process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
+  `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
+const results: Result[] = []
+for (const [name, mode, entry, env] of targets) {
+  if (values.only !== undefined && values.only !== mode) continue
+  results.push(await measure(name, mode, entry, env))
+}
+const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`])
+const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU']
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
+for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
+const [bare, duolog] = results
+if (bare !== undefined && duolog !== undefined) {
+  process.stdout.write(`\nduolog / bare, same run: CPU per delivered message ${(duolog.cpuPerMessage / bare.cpuPerMessage).toFixed(2)}x, ` +
+    `throughput ${(duolog.perSecond / bare.perSecond).toFixed(2)}x, p99 ${(duolog.p99 / bare.p99).toFixed(2)}x\n`)
+}
