@@ -91,6 +91,12 @@ function serviceClients (raw: string | undefined, production: boolean): Map<stri
   return clients
 }
 
+/** An absolute path, or ':memory:' (SQLite in memory: nothing kept, for tools and tests). */
+function dataDir (raw: string | undefined): string {
+  if (raw === ':memory:') return raw
+  return resolve(raw === undefined || raw === '' ? './data' : raw)
+}
+
 /** Reads and validates the environment. Throws ConfigError with one line on the first bad value. */
 export function loadConfig (env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
@@ -108,7 +114,7 @@ export function loadConfig (env: Env = process.env): Config {
     trustProxy: flag(env, 'DUOLOG_TRUST_PROXY', false),
     production,
     logLevel,
-    dataDir: resolve(env.DUOLOG_DATA_DIR === undefined || env.DUOLOG_DATA_DIR === '' ? './data' : env.DUOLOG_DATA_DIR),
+    dataDir: dataDir(env.DUOLOG_DATA_DIR),
     jwtSecret,
     serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
     accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 10, 31 * 24 * 3600),

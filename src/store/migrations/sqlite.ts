@@ -13,29 +13,44 @@ export const sqliteMigrations: readonly string[] = [
     acked_seq INTEGER NOT NULL DEFAULT 0
   );
 
-  -- One row per message. The sender's and recipient's seqs are kept on the row so a
-  -- history page shows each party its own seq without a join.
+  -- The log: one row per message, appended in id order; the only table a send writes.
+  -- Both parties' seqs are on the row, so the indexes below can be rebuilt from it.
   CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
     sender TEXT NOT NULL,
     recipient TEXT NOT NULL,
-    user_lo TEXT NOT NULL,
-    user_hi TEXT NOT NULL,
     content TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     client_msg_id TEXT,
     sender_seq INTEGER NOT NULL,
     recipient_seq INTEGER NOT NULL
   );
-  CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_msg_id) WHERE client_msg_id IS NOT NULL;
-  CREATE INDEX messages_conversation ON messages (user_lo, user_hi, id);
 
-  -- Each user's dense stream: seq 1, 2, 3... points at the messages the user sent or received.
+  -- Indexes over the log, written in sorted batches a little after the messages
+  -- (messages with id > meta.indexed_up_to are indexed in memory until then).
+  -- Each user's dense stream: seq 1, 2, 3... -> the messages the user sent or received.
   CREATE TABLE stream (
     user_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
   ) WITHOUT ROWID;
+  -- A conversation's messages by id, for history pages.
+  CREATE TABLE conversation_index (
+    user_lo TEXT NOT NULL,
+    user_hi TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (user_lo, user_hi, message_id)
+  ) WITHOUT ROWID;
+  -- A sender's clientMsgIds, for idempotent retries.
+  CREATE TABLE idempotency (
+    sender TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (sender, client_msg_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  INSERT INTO meta (key, value) VALUES ('indexed_up_to', 0);
   `
 ]
