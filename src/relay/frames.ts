@@ -46,28 +46,29 @@ function fail (err: Error, ref: string | undefined): ParsedFrame {
 }
 
 // Server -> client frames, serialized once and sent as they are to every connection.
+// Built by hand: only the strings need JSON escaping, and a batch shares its timestamps.
+
+let isoMs = -1
+let isoText = ''
+/** ISO 8601 text of a time in ms; consecutive messages often share the millisecond. */
+function iso (ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms
+    isoText = new Date(ms).toISOString()
+  }
+  return isoText
+}
+
+const clientMsgIdField = (m: StoredMessage): string => m.clientMsgId === null ? '' : `,"clientMsgId":${JSON.stringify(m.clientMsgId)}`
 
 export function messageFrame (m: StoredMessage, seq: number): string {
-  return JSON.stringify({
-    type: 'message',
-    id: m.id,
-    seq,
-    from: m.from,
-    to: m.to,
-    content: m.content,
-    createdAt: new Date(m.createdAt).toISOString(),
-    clientMsgId: m.clientMsgId ?? undefined
-  })
+  return `{"type":"message","id":${m.id},"seq":${seq},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
+    `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}}`
 }
 
 export function sentFrame (m: StoredMessage): string {
-  return JSON.stringify({
-    type: 'sent',
-    clientMsgId: m.clientMsgId ?? undefined,
-    id: m.id,
-    seq: m.senderSeq,
-    createdAt: new Date(m.createdAt).toISOString()
-  })
+  const clientMsgId = m.clientMsgId === null ? '' : `"clientMsgId":${JSON.stringify(m.clientMsgId)},`
+  return `{"type":"sent",${clientMsgId}"id":${m.id},"seq":${m.senderSeq},"createdAt":"${iso(m.createdAt)}"}`
 }
 
 export function errorFrame (error: Pick<PublicError, 'code' | 'message'>, ref?: string): string {
