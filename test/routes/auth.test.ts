@@ -156,3 +156,14 @@ t.test('tokens in the URL are refused', async (t) => {
   t.equal(status, 400, 'a WebSocket upgrade with ?token= is refused before the upgrade')
   ws.terminate()
 })
+
+t.test('sign-up, login and service tokens are rate limited per client address', async (t) => {
+  const server = await startServer(t, { DUOLOG_AUTH_RATE_LIMIT: '3' })
+  const statuses: number[] = []
+  for (let i = 0; i < 4; i++) statuses.push((await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'whatever it is' } })).status)
+  t.same(statuses, [401, 401, 401, 429])
+  const limited = await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'whatever it is' } })
+  t.match(limited.body, { error: { code: 'rate_limited' } })
+  t.ok(Number(limited.headers.get('retry-after')) > 0, 'with Retry-After')
+  t.match(await api(server, 'GET', '/healthz'), { status: 200 }, 'other routes are not limited')
+})
