@@ -37,6 +37,10 @@ export interface Config {
     authTimeoutMs: number
     /** A connection whose unsent backlog passes this is closed (4003, reconnect and sync). */
     maxBufferedBytes: number
+    /** Typing frames a connection may send per 10 seconds; more are dropped silently. */
+    typingPer10s: number
+    /** A typing `start` with no `stop` counts as stopped after this long. */
+    typingTimeoutMs: number
   }
 }
 
@@ -131,7 +135,9 @@ export function loadConfig (env: Env = process.env): Config {
     ws: {
       heartbeatMs: integer(env, 'DUOLOG_WS_HEARTBEAT_MS', 30_000, 50, 3_600_000),
       authTimeoutMs: integer(env, 'DUOLOG_WS_AUTH_TIMEOUT_MS', 5_000, 50, 600_000),
-      maxBufferedBytes: integer(env, 'DUOLOG_WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024)
+      maxBufferedBytes: integer(env, 'DUOLOG_WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      typingPer10s: integer(env, 'DUOLOG_TYPING_PER_10S', 10, 1, 1000),
+      typingTimeoutMs: integer(env, 'DUOLOG_TYPING_TIMEOUT_MS', 6_000, 50, 600_000)
     }
   }
 }

@@ -1,6 +1,6 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
-import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, type ClientFrame } from '../schemas/frames.js'
+import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, type ClientFrame } from '../schemas/frames.js'
 import { Errors, type PublicError, toPublicError } from '../errors.js'
 import type { StoredMessage } from '../store/store.js'
 
@@ -9,7 +9,8 @@ const validators: Record<string, TypeCheck<TSchema>> = {
   send: TypeCompiler.Compile(SendFrameSchema),
   sync: TypeCompiler.Compile(SyncFrameSchema),
   ack: TypeCompiler.Compile(AckFrameSchema),
-  ping: TypeCompiler.Compile(PingFrameSchema)
+  ping: TypeCompiler.Compile(PingFrameSchema),
+  typing: TypeCompiler.Compile(TypingFrameSchema)
 }
 
 export type ParsedFrame =
@@ -76,3 +77,7 @@ export function errorFrame (error: Pick<PublicError, 'code' | 'message'>, ref?: 
 }
 
 export const PONG_FRAME = '{"type":"pong"}'
+
+export function typingFrame (from: string, state: 'start' | 'stop'): string {
+  return `{"type":"typing","from":${JSON.stringify(from)},"state":"${state}"}`
+}

@@ -9,6 +9,7 @@ import { Delivery } from './delivery.js'
 import type { Connection } from './connection.js'
 import { Session } from './session.js'
 import { CloseCodes } from './close-codes.js'
+import { typingFrame } from './frames.js'
 
 export interface PresenceInfo {
   userId: string
@@ -58,6 +59,20 @@ export class Relay {
         this.log.warn({ err, userId: connection.userId }, 'recording lastSeen failed')
       })
     }
+  }
+
+  /** Throws unless `to` is another, existing user. */
+  async checkRecipient (from: string, to: string): Promise<void> {
+    if (to === from) throw new Errors.InvalidRecipient('a typing indicator goes to another user, not to its sender')
+    if (await this.store.getUser(to) === undefined) throw new Errors.UnknownRecipient(to)
+  }
+
+  /** Shows `from` typing (or not) on every connected device of `to`. Never stored. */
+  typing (from: string, to: string, state: 'start' | 'stop'): void {
+    const connections = this.registry.connectionsOf(to)
+    if (connections === undefined) return
+    const frame = typingFrame(from, state)
+    for (const connection of connections) connection.send(frame)
   }
 
   /** Records that a device of userId has every entry up to upTo. */

@@ -4,7 +4,8 @@ import { Errors, toPublicError } from '../errors.js'
 import { Connection } from './connection.js'
 import { CloseCodes } from './close-codes.js'
 import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
-import type { AckFrame, AuthFrame, ClientFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
+import type { AckFrame, AuthFrame, ClientFrame, SendFrame, SyncFrame, TypingFrame } from '../schemas/frames.js'
+import { RateLimit, TypingState } from './typing.js'
 import type { Relay } from './relay.js'
 
 const DEFAULT_SYNC_LIMIT = 100
@@ -18,8 +19,11 @@ export class Session {
   /** Frames received before the connection is live; null once it is. */
   private early: RawData[] | null = []
   private authTimer: NodeJS.Timeout | undefined
+  private readonly typingLimit: RateLimit
+  private typingState: TypingState | undefined
 
   constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null, after?: number) {
+    this.typingLimit = new RateLimit(relay.config.ws.typingPer10s, 10_000)
     socket.on('message', (data) => { this.onMessage(data) })
     socket.on('close', () => { this.onClose() })
     socket.on('pong', () => { if (this.connection !== null) this.connection.alive = true })
@@ -95,6 +99,7 @@ export class Session {
 
   private onClose (): void {
     clearTimeout(this.authTimer)
+    this.typingState?.stopAll()
     if (this.connection !== null) this.relay.unregister(this.connection)
   }
 
@@ -111,6 +116,7 @@ export class Session {
       case 'sync': this.run(connection, this.sync(connection, frame)); break
       case 'ack': this.run(connection, this.ack(connection, frame)); break
       case 'ping': connection.send(PONG_FRAME); break
+      case 'typing': this.run(connection, this.typing(connection, frame)); break
       case 'auth': connection.send(errorFrame(toPublicError(new Errors.InvalidFrame('this connection is already authenticated')))); break
     }
   }
@@ -132,6 +138,14 @@ export class Session {
 
   private async ack (connection: Connection, frame: AckFrame): Promise<void> {
     await this.relay.ack(connection.userId, frame.upTo)
+  }
+
+  private async typing (connection: Connection, frame: TypingFrame): Promise<void> {
+    // Over the limit: dropped without an answer, so a flood costs the peer nothing.
+    if (!this.typingLimit.take()) return
+    await this.relay.checkRecipient(connection.userId, frame.to)
+    this.typingState ??= new TypingState(this.relay.config.ws.typingTimeoutMs, (to, state) => { this.relay.typing(connection.userId, to, state) })
+    this.typingState.change(frame.to, frame.state)
   }
 
   /** Runs a frame's work; its failure becomes an error frame, never a crash. */

@@ -33,4 +33,12 @@ export type AckFrame = Static<typeof AckFrameSchema>
 export const PingFrameSchema = Type.Object({ type: Type.Literal('ping') })
 export type PingFrame = Static<typeof PingFrameSchema>
 
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame
+/** Not stored, never replayed: only connected devices of `to` see it. */
+export const TypingFrameSchema = Type.Object({
+  type: Type.Literal('typing'),
+  to: UserIdSchema,
+  state: Type.Union([Type.Literal('start'), Type.Literal('stop')])
+})
+export type TypingFrame = Static<typeof TypingFrameSchema>
+
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame
