@@ -21,6 +21,7 @@ export interface Config {
   /** clientId -> secret */
   serviceClients: Map<string, string>
   accessTokenTtlSeconds: number
+  refreshTokenTtlSeconds: number
   clockToleranceSeconds: number
   signup: SignupMode
   /** Requests per minute per client address on login, token and sign-up routes. */
@@ -121,7 +122,8 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir: dataDir(env.DUOLOG_DATA_DIR),
     jwtSecret,
     serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
-    accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 10, 31 * 24 * 3600),
+    accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 1, 24 * 24 * 3600),
+    refreshTokenTtlSeconds: integer(env, 'DUOLOG_REFRESH_TOKEN_TTL', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     clockToleranceSeconds: integer(env, 'DUOLOG_CLOCK_TOLERANCE', 5, 0, 300),
     signup: oneOf<SignupMode>(env, 'DUOLOG_SIGNUP', 'open', ['open', 'service']),
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),

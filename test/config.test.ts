@@ -37,7 +37,8 @@ t.test('bad values are refused with one clear line', async (t) => {
     [{ DUOLOG_SERVICE_CLIENTS: 'a:x,a:y' }, /lists "a" twice/],
     [{ NODE_ENV: 'production', DUOLOG_JWT_SECRET: 'x'.repeat(40), DUOLOG_SERVICE_CLIENTS: 'a:short' }, /at least 16 characters in production/],
     [{ DUOLOG_TRUST_PROXY: 'maybe' }, /true or false/],
-    [{ DUOLOG_ACCESS_TOKEN_TTL: '1' }, /between 10/]
+    [{ DUOLOG_ACCESS_TOKEN_TTL: '0' }, /between 1/],
+    [{ DUOLOG_REFRESH_TOKEN_TTL: '5' }, /between 60/]
   ]
   for (const [env, message] of bad) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))

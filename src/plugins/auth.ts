@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { loadOrCreateSecret } from '../auth/secret.js'
 import { secretsEqual } from '../auth/passwords.js'
+import { Sessions } from '../auth/sessions.js'
 
 export type PrincipalKind = 'user' | 'service'
 
@@ -14,11 +15,15 @@ export interface Principal {
   id: string
   /** token expiry, ms since the epoch */
   expiresAt: number
+  /** the login session of a user token (services have none) */
+  sessionId: string | null
 }
 
 export interface TokenClaims {
   sub: string
   kind: PrincipalKind
+  /** session id: every user token has one */
+  sid?: string
   exp?: number
 }
 
@@ -29,7 +34,8 @@ export interface IssuedToken {
 }
 
 export interface Tokens {
-  issue (kind: PrincipalKind, subject: string): IssuedToken
+  issueService (clientId: string): IssuedToken
+  issueUser (userId: string, sessionId: string): IssuedToken
   /** Verifies signature, algorithm, iss, aud and exp; throws an `unauthorized` error otherwise. */
   verify (token: string): Principal
   /** Checks a service client's credentials in constant time. */
@@ -46,6 +52,7 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     tokens: Tokens
+    sessions: Sessions
     /** onRequest hook: requires a valid bearer token and sets request.principal. */
     authenticate (request: FastifyRequest): Promise<void>
   }
@@ -84,11 +91,15 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
     verify: { algorithms: ['HS256'], allowedIss: ISSUER, allowedAud: AUDIENCE, clockTolerance: config.clockToleranceSeconds * 1000 }
   })
 
+  const sessions = new Sessions(fastify.store, config.accessTokenTtlSeconds * 1000, config.refreshTokenTtlSeconds * 1000)
+  await sessions.load()
+
+  const sign = (claims: TokenClaims): IssuedToken =>
+    ({ accessToken: fastify.jwt.sign(claims), tokenType: 'Bearer', expiresIn: config.accessTokenTtlSeconds })
+
   const tokens: Tokens = {
-    issue (kind, subject) {
-      const claims: TokenClaims = { sub: subject, kind }
-      return { accessToken: fastify.jwt.sign(claims), tokenType: 'Bearer', expiresIn: config.accessTokenTtlSeconds }
-    },
+    issueService: (clientId) => sign({ sub: clientId, kind: 'service' }),
+    issueUser: (userId, sessionId) => sign({ sub: userId, kind: 'user', sid: sessionId }),
     verify (token) {
       let claims: TokenClaims
       try {
@@ -97,13 +108,14 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
         const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
         throw new Errors.Unauthorized(expired ? 'the token has expired' : 'the token is not valid')
       }
-      if (typeof claims.sub !== 'string' || (claims.kind !== 'user' && claims.kind !== 'service') || typeof claims.exp !== 'number') {
-        throw new Errors.Unauthorized('the token is not valid')
+      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw new Errors.Unauthorized('the token is not valid')
+      if (claims.kind === 'service') {
+        if (!config.serviceClients.has(claims.sub)) throw new Errors.Unauthorized('the service client is no longer configured')
+        return { kind: 'service', id: claims.sub, expiresAt: claims.exp * 1000, sessionId: null }
       }
-      if (claims.kind === 'service' && !config.serviceClients.has(claims.sub)) {
-        throw new Errors.Unauthorized('the service client is no longer configured')
-      }
-      return { kind: claims.kind, id: claims.sub, expiresAt: claims.exp * 1000 }
+      if (claims.kind !== 'user' || typeof claims.sid !== 'string') throw new Errors.Unauthorized('the token is not valid')
+      if (sessions.isRevoked(claims.sid)) throw new Errors.Unauthorized('the session has ended')
+      return { kind: 'user', id: claims.sub, expiresAt: claims.exp * 1000, sessionId: claims.sid }
     },
     serviceClientValid (clientId, clientSecret) {
       const expected = config.serviceClients.get(clientId)
@@ -114,6 +126,7 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
   }
 
   fastify.decorate('tokens', tokens)
+  fastify.decorate('sessions', sessions)
   fastify.decorateRequest('principal', null)
 
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
@@ -128,4 +141,4 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(authPlugin, { name: 'duolog-auth', dependencies: ['duolog-config'] })
+export default fp(authPlugin, { name: 'duolog-auth', dependencies: ['duolog-config', 'duolog-store'] })

@@ -36,6 +36,8 @@ export class Connection {
   cursor = 0
   /** Set by a pong or any frame; cleared by each heartbeat. */
   alive = true
+  /** The login session of the token this connection runs on (changes with an in-band auth). */
+  sessionId: string | null = null
   private mode: Mode = 'busy'
   private pending: Offer[] = []
 

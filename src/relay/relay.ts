@@ -61,6 +61,18 @@ export class Relay {
     }
   }
 
+  /** Closes the connections of one session of a user (logout, refresh token reuse). */
+  endSession (userId: string, sessionId: string, code: number, reason: string): void {
+    for (const connection of this.registry.connectionsOf(userId) ?? []) {
+      if (connection.sessionId === sessionId) connection.close(code, reason)
+    }
+  }
+
+  /** Closes every connection of a user (all sessions revoked). */
+  endUser (userId: string, code: number, reason: string): void {
+    for (const connection of this.registry.connectionsOf(userId) ?? []) connection.close(code, reason)
+  }
+
   /** Throws unless `to` is another, existing user. */
   async checkRecipient (from: string, to: string): Promise<void> {
     if (to === from) throw new Errors.InvalidRecipient('a typing indicator goes to another user, not to its sender')

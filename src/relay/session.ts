@@ -21,6 +21,7 @@ export class Session {
   private authTimer: NodeJS.Timeout | undefined
   private readonly typingLimit: RateLimit
   private typingState: TypingState | undefined
+  private expiryTimer: NodeJS.Timeout | undefined
 
   constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null, after?: number) {
     this.typingLimit = new RateLimit(relay.config.ws.typingPer10s, 10_000)
@@ -76,6 +77,7 @@ export class Session {
     const { relay } = this
     const connection = new Connection(principal.id, this.socket, relay.store, relay.config.ws.maxBufferedBytes, relay.log)
     this.connection = connection
+    this.extend(connection, principal)
     relay.register(connection)
     try {
       const state = await relay.store.streamState(principal.id)
@@ -99,6 +101,7 @@ export class Session {
 
   private onClose (): void {
     clearTimeout(this.authTimer)
+    clearTimeout(this.expiryTimer)
     this.typingState?.stopAll()
     if (this.connection !== null) this.relay.unregister(this.connection)
   }
@@ -117,8 +120,33 @@ export class Session {
       case 'ack': this.run(connection, this.ack(connection, frame)); break
       case 'ping': connection.send(PONG_FRAME); break
       case 'typing': this.run(connection, this.typing(connection, frame)); break
-      case 'auth': connection.send(errorFrame(toPublicError(new Errors.InvalidFrame('this connection is already authenticated')))); break
+      case 'auth': this.reauthenticate(connection, frame); break
     }
+  }
+
+  /** Runs the connection on this principal's token: it closes when the token expires. */
+  private extend (connection: Connection, principal: Principal): void {
+    connection.sessionId = principal.sessionId
+    clearTimeout(this.expiryTimer)
+    // setTimeout holds at most about 24.8 days; the longest token TTL is 24 days.
+    this.expiryTimer = setTimeout(() => { connection.close(CloseCodes.tokenExpired, 'token_expired') }, Math.max(0, principal.expiresAt - Date.now()))
+  }
+
+  /** An auth frame on an open connection: a fresh token of the same user keeps it open longer. */
+  private reauthenticate (connection: Connection, frame: AuthFrame): void {
+    let principal: Principal
+    try {
+      principal = this.relay.tokens.verify(frame.token)
+    } catch (err) {
+      connection.send(errorFrame(toPublicError(err)))
+      return
+    }
+    if (principal.kind !== 'user' || principal.id !== connection.userId) {
+      connection.send(errorFrame(toPublicError(new Errors.Forbidden('an auth frame on an open connection must carry a token of the same user'))))
+      return
+    }
+    this.extend(connection, principal)
+    connection.send(JSON.stringify({ type: 'authenticated', expiresAt: new Date(principal.expiresAt).toISOString() }))
   }
 
   private send (connection: Connection, frame: SendFrame): void {

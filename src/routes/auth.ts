@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { LoginSchema, ServiceTokenRequestSchema, TokenSchema } from '../schemas/auth.js'
-import { ErrorSchema } from '../schemas/common.js'
+import { Type } from '@sinclair/typebox'
+import { LoginSchema, RefreshSchema, ServiceTokenRequestSchema, SessionTokenSchema, TokenSchema } from '../schemas/auth.js'
+import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
+import { CloseCodes } from '../relay/close-codes.js'
+import { principalOf, requireUser } from './guards.js'
 
 const auth: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, store, tokens } = fastify
+  const { config, store, tokens, sessions, relay } = fastify
   const rateLimit = { max: config.authRateLimit, timeWindow: 60_000 }
   // An unknown id (or a password-less user) is checked against this hash, so that every
   // failed login does the same work and takes the same time: no user enumeration.
@@ -17,14 +20,15 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['identity'],
       summary: 'Log in as a user',
       body: LoginSchema,
-      response: { 200: TokenSchema, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema }
+      response: { 200: SessionTokenSchema, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema }
     }
   }, async (request) => {
     const { id, password } = request.body
     const user = await store.getUser(id)
     const ok = await verifyPassword(password, user?.passwordHash ?? decoyHash)
     if (!ok || user === undefined || user.passwordHash === null) throw new Errors.InvalidCredentials()
-    return tokens.issue('user', user.id)
+    const session = await sessions.start(user.id, true)
+    return { ...tokens.issueUser(user.id, session.sessionId), refreshToken: session.refreshToken as string, refreshExpiresIn: config.refreshTokenTtlSeconds }
   })
 
   fastify.post('/v1/auth/token', {
@@ -39,7 +43,42 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { clientId, clientSecret } = request.body
     if (!tokens.serviceClientValid(clientId, clientSecret)) throw new Errors.Unauthorized('invalid client id or secret')
-    return tokens.issue('service', clientId)
+    return tokens.issueService(clientId)
+  })
+
+  fastify.post('/v1/auth/refresh', {
+    config: { rateLimit },
+    schema: {
+      tags: ['identity'],
+      summary: 'Trade a refresh token for a new access and refresh token',
+      description: 'The refresh token is single use. Presenting one that was already used ends its whole session (it was stolen, or a client raced itself): every token of that login stops working and its sockets are closed.',
+      body: RefreshSchema,
+      response: { 200: SessionTokenSchema, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema }
+    }
+  }, async (request) => {
+    const result = await sessions.refresh(request.body.refreshToken)
+    if (result.status === 'reused') {
+      relay.endSession(result.session.userId, result.session.id, CloseCodes.sessionRevoked, 'session_revoked')
+      throw new Errors.Unauthorized('this refresh token was already used: the session is ended')
+    }
+    if (result.status === 'invalid') throw new Errors.Unauthorized('the refresh token is not valid')
+    return { ...tokens.issueUser(result.session.userId, result.session.id), refreshToken: result.refreshToken, refreshExpiresIn: config.refreshTokenTtlSeconds }
+  })
+
+  fastify.post('/v1/auth/logout', {
+    onRequest: [fastify.authenticate, requireUser],
+    schema: {
+      tags: ['identity'],
+      summary: 'End the caller\'s session',
+      description: 'Its access and refresh tokens stop working, and its WebSocket connections close with 4503 (do not retry).',
+      security: [{ bearerAuth: [] }],
+      response: { 204: Type.Null({ description: 'Logged out.' }), ...authErrors, 403: ErrorSchema }
+    }
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    await sessions.revoke(principal.sessionId as string)
+    relay.endSession(principal.id, principal.sessionId as string, CloseCodes.loggedOut, 'logged_out')
+    return reply.code(204).send(null)
   })
 }
 

@@ -5,9 +5,11 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword } from '../auth/passwords.js'
 import { requireService } from './guards.js'
+import { CloseCodes } from '../relay/close-codes.js'
+import { Type } from '@sinclair/typebox'
 
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, store, tokens } = fastify
+  const { config, store, tokens, sessions, relay } = fastify
 
   fastify.post('/v1/users', {
     config: { rateLimit: { max: config.authRateLimit, timeWindow: 60_000 } },
@@ -46,7 +48,26 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const user = await store.getUser(request.params.id)
     if (user === undefined) throw new Errors.NotFound(`user "${request.params.id}" does not exist`)
-    return tokens.issue('user', user.id)
+    const { sessionId } = await sessions.start(user.id, false)
+    return tokens.issueUser(user.id, sessionId)
+  })
+
+  fastify.delete('/v1/users/:id/sessions', {
+    onRequest: [fastify.authenticate, requireService],
+    schema: {
+      tags: ['identity'],
+      summary: 'End every session of a user (services only)',
+      description: 'All of the user\'s access and refresh tokens stop working, and all of their WebSocket connections close with 4504 (do not retry).',
+      security: [{ bearerAuth: [] }],
+      params: UserParamsSchema,
+      response: { 200: Type.Object({ revoked: Type.Integer({ description: 'Sessions ended.' }) }), ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+    }
+  }, async (request) => {
+    const { id } = request.params
+    if (await store.getUser(id) === undefined) throw new Errors.NotFound(`user "${id}" does not exist`)
+    const revoked = await sessions.revokeUser(id)
+    relay.endUser(id, CloseCodes.sessionsRevoked, 'sessions_revoked')
+    return { revoked: revoked.length }
   })
 }
 

@@ -18,3 +18,17 @@ export const TokenSchema = Type.Object({
   expiresIn: Type.Integer({ description: 'Seconds until the token expires.' })
 })
 export type Token = Static<typeof TokenSchema>
+
+export const SessionTokenSchema = Type.Object({
+  accessToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
+  refreshToken: Type.String({ description: 'Single use: POST /v1/auth/refresh answers a new pair. Using one twice ends the session.' }),
+  refreshExpiresIn: Type.Integer({ description: 'Seconds until the refresh token expires.' })
+})
+export type SessionToken = Static<typeof SessionTokenSchema>
+
+export const RefreshSchema = Type.Object({
+  refreshToken: Type.String({ minLength: 1, maxLength: 256 })
+}, { additionalProperties: false })
+export type Refresh = Static<typeof RefreshSchema>

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { AppendOutcome, HistoryQuery, NewMessage, Store, StoredMessage, StreamState, UserRecord } from './store.js'
+import type { AppendOutcome, HistoryQuery, NewMessage, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
 import type { SqliteSynchronous } from '../config.js'
 
@@ -127,6 +127,14 @@ export class SqliteStore implements Store {
       ack: db.prepare('UPDATE users SET acked_seq = max(acked_seq, ?) WHERE id = ? RETURNING acked_seq').pluck(),
       conversation: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM conversation_index c JOIN messages m ON m.id = c.message_id
         WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id < ? AND c.message_id > ? ORDER BY c.message_id DESC LIMIT ?`),
+      insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)'),
+      getSession: db.prepare('SELECT id, user_id AS userId, created_at AS createdAt, revoked_at AS revokedAt FROM sessions WHERE id = ?'),
+      revokeSession: db.prepare('UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?'),
+      revokeUserSessions: db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id').pluck(),
+      revokedSince: db.prepare('SELECT id FROM sessions WHERE revoked_at >= ?').pluck(),
+      insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)'),
+      getRefresh: db.prepare('SELECT session_id AS sessionId, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE hash = ?'),
+      useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ?'),
       ping: db.prepare('SELECT 1').pluck()
     }
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => batch.map((m) => this.appendOne(m)))
@@ -299,6 +307,44 @@ export class SqliteStore implements Store {
     const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
     const rows = this.stmts.conversation.all(lo, hi, before, after, query.limit - page.length) as StoredMessage[]
     return page.concat(rows)
+  }
+
+  async createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void> {
+    this.db.transaction(() => {
+      this.stmts.insertSession.run(session.id, session.userId, session.createdAt)
+      if (refresh !== undefined) this.stmts.insertRefresh.run(refresh.hash, session.id, refresh.expiresAt)
+    })()
+  }
+
+  async rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome> {
+    const s = this.stmts
+    return this.db.transaction((): RefreshOutcome => {
+      const token = s.getRefresh.get(hash) as { sessionId: string, expiresAt: number, usedAt: number | null } | undefined
+      if (token === undefined) return { status: 'invalid' }
+      const session = s.getSession.get(token.sessionId) as SessionRecord | undefined
+      if (session === undefined || session.revokedAt !== null) return { status: 'invalid' }
+      if (token.usedAt !== null) {
+        s.revokeSession.run(now, session.id)
+        return { status: 'reused', session: { ...session, revokedAt: now } }
+      }
+      if (token.expiresAt <= now) return { status: 'invalid' }
+      s.useRefresh.run(now, hash)
+      s.insertRefresh.run(next.hash, session.id, next.expiresAt)
+      return { status: 'rotated', session }
+    })()
+  }
+
+  async revokeSession (id: string, at: number): Promise<SessionRecord | undefined> {
+    this.stmts.revokeSession.run(at, id)
+    return this.stmts.getSession.get(id) as SessionRecord | undefined
+  }
+
+  async revokeUserSessions (userId: string, at: number): Promise<string[]> {
+    return this.stmts.revokeUserSessions.all(at, userId) as string[]
+  }
+
+  async revokedSessions (since: number): Promise<string[]> {
+    return this.stmts.revokedSince.all(since) as string[]
   }
 
   async ping (): Promise<void> {

@@ -51,6 +51,20 @@ export interface HistoryQuery {
   limit: number
 }
 
+/** A login session: the access and refresh tokens issued to one login (or one mint). */
+export interface SessionRecord {
+  id: string
+  userId: string
+  createdAt: number
+  revokedAt: number | null
+}
+
+export type RefreshOutcome =
+  | { status: 'rotated', session: SessionRecord }
+  /** The token was already used: the whole session is revoked now (theft detection). */
+  | { status: 'reused', session: SessionRecord }
+  | { status: 'invalid' }
+
 /**
  * Durable storage for users and messages: the source of truth.
  *
@@ -76,6 +90,19 @@ export interface Store {
   ack (userId: string, upTo: number): Promise<number>
   /** Messages between userId and peer inside the bounds, newest first, at most limit. */
   conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]>
+  /** Creates a session, with its first refresh token (stored as a hash) when given. */
+  createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void>
+  /**
+   * In one transaction: finds the refresh token by hash; if it is unused, unexpired and its
+   * session live, marks it used and stores `next`; if it was used already, revokes its session.
+   */
+  rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome>
+  /** Revokes one session; resolves to it (undefined when unknown). */
+  revokeSession (id: string, at: number): Promise<SessionRecord | undefined>
+  /** Revokes every live session of a user; resolves to their ids. */
+  revokeUserSessions (userId: string, at: number): Promise<string[]>
+  /** Ids of sessions revoked at or after `since`. */
+  revokedSessions (since: number): Promise<string[]>
   /** Rejects when the store cannot serve requests. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -106,8 +106,10 @@ t.test('auth with a first frame (browsers)', async (t) => {
   const [alice] = await users(server, 'alice')
   const a = await Client.connect(server, alice, { via: 'frame' })
   t.equal(a.frames[0]?.userId, 'alice')
-  a.send({ type: 'auth', token: alice })
-  t.match(await a.next('error'), { code: 'invalid_frame' }, 'a second auth is an error, not a crash')
+  a.send({ type: 'auth', token: 'garbage' })
+  t.match(await a.next('error'), { code: 'unauthorized' }, 'a bad token in a second auth is an error, and the connection stays')
+  a.send({ type: 'ping' })
+  t.same(await a.next(), { type: 'pong' })
 
   const silent = await Client.connect(server)
   t.same(await silent.closed, { code: 4008, reason: 'auth_timeout' }, 'no auth frame in time')

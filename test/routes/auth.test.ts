@@ -17,7 +17,7 @@ function forge (header: Record<string, unknown>, claims: Record<string, unknown>
 
 const now = (): number => Math.floor(Date.now() / 1000)
 const good = (overrides: Record<string, unknown> = {}): Record<string, unknown> =>
-  ({ sub: 'alice', kind: 'user', iss: 'duolog', aud: 'duolog', iat: now(), exp: now() + 600, ...overrides })
+  ({ sub: 'alice', kind: 'user', sid: 'a-session', iss: 'duolog', aud: 'duolog', iat: now(), exp: now() + 600, ...overrides })
 
 t.test('sign-up, login and the same 401 for a wrong id or password', async (t) => {
   const server = await startServer(t)
@@ -120,6 +120,7 @@ t.test('impersonation and forged tokens are refused', async (t) => {
     ['wrong audience', forge({ alg: 'HS256', typ: 'JWT' }, good({ aud: 'other-app' }))],
     ['no expiry', forge({ alg: 'HS256', typ: 'JWT' }, good({ exp: undefined }))],
     ['unknown kind', forge({ alg: 'HS256', typ: 'JWT' }, good({ kind: 'admin' }))],
+    ['user token without a session', forge({ alg: 'HS256', typ: 'JWT' }, good({ sid: undefined }))],
     ['service that is not configured', forge({ alg: 'HS256', typ: 'JWT' }, good({ sub: 'ghost', kind: 'service' }))],
     ['garbage', 'not.a.token'],
     ['tampered payload', (() => { const [h, , s] = (alice as string).split('.'); return `${h}.${b64(good({ sub: 'bob' }))}.${s}` })()]

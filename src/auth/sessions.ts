@@ -1,0 +1,73 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { SessionRecord, Store } from '../store/store.js'
+
+export type RefreshResult =
+  | { status: 'rotated', session: SessionRecord, refreshToken: string }
+  | { status: 'reused', session: SessionRecord }
+  | { status: 'invalid' }
+
+const hash = (token: string): string => createHash('sha256').update(token).digest('base64url')
+
+/**
+ * Login sessions: every user token carries its session id (`sid`), so that a logout or a
+ * revocation stops the session's access tokens at once, not at their expiry.
+ * The store is the truth; revoked ids whose access tokens may still be unexpired are also
+ * kept in memory, so that checking a token costs no query.
+ */
+export class Sessions {
+  private readonly revoked = new Map<string, number>()
+
+  constructor (private readonly store: Store, private readonly accessTtlMs: number, private readonly refreshTtlMs: number) {}
+
+  /** Loads the revocations that can still matter (their access tokens are not expired yet). */
+  async load (): Promise<void> {
+    const since = Date.now() - this.accessTtlMs
+    for (const id of await this.store.revokedSessions(since)) this.revoked.set(id, Date.now())
+  }
+
+  isRevoked (sessionId: string): boolean {
+    return this.revoked.has(sessionId)
+  }
+
+  /** Starts a session; with `refreshable`, also its first refresh token. */
+  async start (userId: string, refreshable: boolean): Promise<{ sessionId: string, refreshToken?: string }> {
+    const sessionId = randomUUID()
+    const now = Date.now()
+    if (!refreshable) {
+      await this.store.createSession({ id: sessionId, userId, createdAt: now })
+      return { sessionId }
+    }
+    const refreshToken = randomBytes(32).toString('base64url')
+    await this.store.createSession({ id: sessionId, userId, createdAt: now }, { hash: hash(refreshToken), expiresAt: now + this.refreshTtlMs })
+    return { sessionId, refreshToken }
+  }
+
+  /** Rotates a refresh token: the old one stops working; using it again revokes the session. */
+  async refresh (refreshToken: string): Promise<RefreshResult> {
+    const next = randomBytes(32).toString('base64url')
+    const now = Date.now()
+    const outcome = await this.store.rotateRefreshToken(hash(refreshToken), { hash: hash(next), expiresAt: now + this.refreshTtlMs }, now)
+    if (outcome.status === 'rotated') return { ...outcome, refreshToken: next }
+    if (outcome.status === 'reused') this.remember([outcome.session.id])
+    return outcome
+  }
+
+  async revoke (sessionId: string): Promise<SessionRecord | undefined> {
+    const session = await this.store.revokeSession(sessionId, Date.now())
+    if (session !== undefined) this.remember([session.id])
+    return session
+  }
+
+  async revokeUser (userId: string): Promise<string[]> {
+    const ids = await this.store.revokeUserSessions(userId, Date.now())
+    this.remember(ids)
+    return ids
+  }
+
+  private remember (ids: string[]): void {
+    const now = Date.now()
+    // Forget revocations older than any access token they could stop.
+    for (const [id, at] of this.revoked) if (at < now - this.accessTtlMs * 2) this.revoked.delete(id)
+    for (const id of ids) this.revoked.set(id, now)
+  }
+}
