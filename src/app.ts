@@ -14,6 +14,7 @@ import healthRoutes from './routes/health.js'
 import userRoutes from './routes/users.js'
 import authRoutes from './routes/auth.js'
 import messageRoutes from './routes/messages.js'
+import conversationRoutes from './routes/conversations.js'
 import presenceRoutes from './routes/presence.js'
 import wsRoutes from './routes/ws.js'
 
@@ -50,6 +51,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(userRoutes)
   await fastify.register(authRoutes)
   await fastify.register(messageRoutes)
+  await fastify.register(conversationRoutes)
   await fastify.register(presenceRoutes)
   await fastify.register(wsRoutes)
 }

@@ -24,6 +24,8 @@ export interface Config {
   refreshTokenTtlSeconds: number
   clockToleranceSeconds: number
   signup: SignupMode
+  /** Tell a peer when their messages are read (markers are kept either way). */
+  readReceipts: boolean
   /** Requests per minute per client address on login, token and sign-up routes. */
   authRateLimit: number
   sqliteSynchronous: SqliteSynchronous
@@ -126,6 +128,7 @@ export function loadConfig (env: Env = process.env): Config {
     refreshTokenTtlSeconds: integer(env, 'DUOLOG_REFRESH_TOKEN_TTL', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     clockToleranceSeconds: integer(env, 'DUOLOG_CLOCK_TOLERANCE', 5, 0, 300),
     signup: oneOf<SignupMode>(env, 'DUOLOG_SIGNUP', 'open', ['open', 'service']),
+    readReceipts: flag(env, 'DUOLOG_READ_RECEIPTS', true),
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
     sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
     limits: {

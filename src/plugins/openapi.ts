@@ -20,6 +20,7 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
       tags: [
         { name: 'identity', description: 'Users, login and tokens' },
         { name: 'messages', description: 'Sending, history and sync' },
+        { name: 'conversations', description: 'Conversation list, unread counts, read markers' },
         { name: 'presence' },
         { name: 'websocket' },
         { name: 'health' }

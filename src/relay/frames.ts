@@ -1,6 +1,6 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
-import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, type ClientFrame } from '../schemas/frames.js'
+import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, ReadFrameSchema, type ClientFrame } from '../schemas/frames.js'
 import { Errors, type PublicError, toPublicError } from '../errors.js'
 import type { StoredMessage } from '../store/store.js'
 
@@ -10,7 +10,8 @@ const validators: Record<string, TypeCheck<TSchema>> = {
   sync: TypeCompiler.Compile(SyncFrameSchema),
   ack: TypeCompiler.Compile(AckFrameSchema),
   ping: TypeCompiler.Compile(PingFrameSchema),
-  typing: TypeCompiler.Compile(TypingFrameSchema)
+  typing: TypeCompiler.Compile(TypingFrameSchema),
+  read: TypeCompiler.Compile(ReadFrameSchema)
 }
 
 export type ParsedFrame =
@@ -80,4 +81,9 @@ export const PONG_FRAME = '{"type":"pong"}'
 
 export function typingFrame (from: string, state: 'start' | 'stop'): string {
   return `{"type":"typing","from":${JSON.stringify(from)},"state":"${state}"}`
+}
+
+/** `by` delivered (acknowledged) or read the messages of the conversation with `peer` up to message id `upTo`. */
+export function receiptFrame (kind: 'delivered' | 'read', peer: string, by: string, upTo: number): string {
+  return `{"type":"receipt","kind":"${kind}","peer":${JSON.stringify(peer)},"by":${JSON.stringify(by)},"upTo":${upTo}}`
 }

@@ -9,7 +9,7 @@ import { Delivery } from './delivery.js'
 import type { Connection } from './connection.js'
 import { Session } from './session.js'
 import { CloseCodes } from './close-codes.js'
-import { typingFrame } from './frames.js'
+import { receiptFrame, typingFrame } from './frames.js'
 
 export interface PresenceInfo {
   userId: string
@@ -81,17 +81,43 @@ export class Relay {
 
   /** Shows `from` typing (or not) on every connected device of `to`. Never stored. */
   typing (from: string, to: string, state: 'start' | 'stop'): void {
-    const connections = this.registry.connectionsOf(to)
-    if (connections === undefined) return
-    const frame = typingFrame(from, state)
-    for (const connection of connections) connection.send(frame)
+    this.sendTo(to, typingFrame(from, state))
   }
 
-  /** Records that a device of userId has every entry up to upTo. */
+  /**
+   * Records that a device of userId has every entry up to upTo, and tells each peer whose
+   * messages that delivered (one `delivered` receipt per peer per advance).
+   */
   async ack (userId: string, upTo: number): Promise<number> {
-    const { lastSeq } = await this.store.streamState(userId)
+    const { lastSeq, ackedSeq } = await this.store.streamState(userId)
     if (upTo > lastSeq) throw new Errors.InvalidCursor(`upTo (${upTo}) is beyond the end of the stream (${lastSeq})`)
-    return await this.store.ack(userId, upTo)
+    const acked = await this.store.ack(userId, upTo)
+    if (acked > ackedSeq) {
+      for (const { peer, upTo: messageId } of await this.store.markDelivered(userId, ackedSeq, acked)) {
+        this.sendTo(peer, receiptFrame('delivered', userId, userId, messageId))
+      }
+    }
+    return acked
+  }
+
+  /**
+   * Moves userId's read marker with peer forward. The peer's devices are told (unless read
+   * receipts are off), and so are the reader's other devices, so that their badges clear.
+   */
+  async read (userId: string, peer: string, upTo: number, origin?: Connection): Promise<number> {
+    if (peer === userId) throw new Errors.InvalidRecipient('a read marker is kept per conversation with another user')
+    if (await this.store.getUser(peer) === undefined) throw new Errors.NotFound(`user "${peer}" does not exist`)
+    const outcome = await this.store.markRead(userId, peer, upTo)
+    if (outcome.status === 'invalid') throw new Errors.InvalidCursor(`upTo (${upTo}) is beyond the newest message with ${peer}`)
+    if (outcome.status === 'advanced') {
+      if (this.config.readReceipts) this.sendTo(peer, receiptFrame('read', userId, userId, upTo))
+      this.sendTo(userId, receiptFrame('read', peer, userId, upTo), origin)
+    }
+    return outcome.readUpTo
+  }
+
+  private sendTo (userId: string, frame: string, except?: Connection): void {
+    for (const connection of this.registry.connectionsOf(userId) ?? []) if (connection !== except) connection.send(frame)
   }
 
   /** Presence of the known users among ids, in the order asked. */

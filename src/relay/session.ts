@@ -4,7 +4,7 @@ import { Errors, toPublicError } from '../errors.js'
 import { Connection } from './connection.js'
 import { CloseCodes } from './close-codes.js'
 import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
-import type { AckFrame, AuthFrame, ClientFrame, SendFrame, SyncFrame, TypingFrame } from '../schemas/frames.js'
+import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame, TypingFrame } from '../schemas/frames.js'
 import { RateLimit, TypingState } from './typing.js'
 import type { Relay } from './relay.js'
 
@@ -120,6 +120,7 @@ export class Session {
       case 'ack': this.run(connection, this.ack(connection, frame)); break
       case 'ping': connection.send(PONG_FRAME); break
       case 'typing': this.run(connection, this.typing(connection, frame)); break
+      case 'read': this.run(connection, this.read(connection, frame)); break
       case 'auth': this.reauthenticate(connection, frame); break
     }
   }
@@ -166,6 +167,10 @@ export class Session {
 
   private async ack (connection: Connection, frame: AckFrame): Promise<void> {
     await this.relay.ack(connection.userId, frame.upTo)
+  }
+
+  private async read (connection: Connection, frame: ReadFrame): Promise<void> {
+    await this.relay.read(connection.userId, frame.peer, frame.upTo, connection)
   }
 
   private async typing (connection: Connection, frame: TypingFrame): Promise<void> {

@@ -1,24 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, authErrors, type Message } from '../schemas/common.js'
+import { ErrorSchema, authErrors } from '../schemas/common.js'
 import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
 import { Errors } from '../errors.js'
 import { seqFor, type StoredMessage } from '../store/store.js'
+import { messageBody } from './bodies.js'
 import { principalOf, requireUser } from './guards.js'
-
-/** A stored message as `viewer` (one of its parties) sees it. */
-function messageBody (m: StoredMessage, viewer: string): Message {
-  return {
-    id: m.id,
-    seq: seqFor(m, viewer),
-    from: m.from,
-    to: m.to,
-    content: m.content,
-    createdAt: new Date(m.createdAt).toISOString(),
-    clientMsgId: m.clientMsgId ?? undefined
-  }
-}
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, relay } = fastify

@@ -41,4 +41,12 @@ export const TypingFrameSchema = Type.Object({
 })
 export type TypingFrame = Static<typeof TypingFrameSchema>
 
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame
+/** Moves the reader's read marker in the conversation with `peer` forward to message id `upTo`. */
+export const ReadFrameSchema = Type.Object({
+  type: Type.Literal('read'),
+  peer: UserIdSchema,
+  upTo: Type.Integer({ minimum: 1 })
+})
+export type ReadFrame = Static<typeof ReadFrameSchema>
+
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame

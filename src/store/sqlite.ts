@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { AppendOutcome, HistoryQuery, NewMessage, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
+import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
 import type { SqliteSynchronous } from '../config.js'
 
@@ -135,6 +135,23 @@ export class SqliteStore implements Store {
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)'),
       getRefresh: db.prepare('SELECT session_id AS sessionId, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE hash = ?'),
       useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ?'),
+      conversationRow: db.prepare(`SELECT last_message_id AS lastMessageId, unread, read_up_to AS readUpTo, delivered_up_to AS deliveredUpTo
+        FROM conversations WHERE user_id = ? AND peer = ?`),
+      upsertConversation: db.prepare(`INSERT INTO conversations (user_id, peer, last_message_id, unread) VALUES (?, ?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id), unread = unread + excluded.unread`),
+      setRead: db.prepare(`INSERT INTO conversations (user_id, peer, read_up_to) VALUES (?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET read_up_to = excluded.read_up_to, unread = max(0, unread - ?)`),
+      setDelivered: db.prepare(`INSERT INTO conversations (user_id, peer, delivered_up_to) VALUES (?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET delivered_up_to = max(delivered_up_to, excluded.delivered_up_to)`),
+      countIncoming: db.prepare(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
+        WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id > ? AND c.message_id <= ? AND m.sender = ?`).pluck(),
+      deliveredByPeer: db.prepare(`SELECT m.sender AS peer, max(m.id) AS upTo FROM stream s JOIN messages m ON m.id = s.message_id
+        WHERE s.user_id = ? AND s.seq > ? AND s.seq <= ? AND m.recipient = ? GROUP BY m.sender`),
+      recentConversations: db.prepare(`SELECT c.peer, c.last_message_id AS lastMessageId, c.unread, c.read_up_to AS readUpTo,
+          coalesce(p.read_up_to, 0) AS peerReadUpTo, coalesce(p.delivered_up_to, 0) AS peerDeliveredUpTo
+        FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
+        WHERE c.user_id = ? AND c.last_message_id < ? AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT ?`),
+      messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
       ping: db.prepare('SELECT 1').pluck()
     }
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => batch.map((m) => this.appendOne(m)))
@@ -182,11 +199,39 @@ export class SqliteStore implements Store {
     conversations.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2])
     for (const e of entries) s.insertEntry.run(e[0], e[1], e[2])
     for (const c of conversations) s.insertConversation.run(c[0], c[1], c[2])
+    this.writeConversationCounters(batch)
     s.setIndexedUpTo.run((batch[batch.length - 1] as StoredMessage).id)
     // Committed below by the transaction wrapper; the tail is rebuilt if that fails.
     const rest = this.tail.messages.slice(count)
     this.tail.clear()
     for (const m of rest) this.tail.add(m)
+  }
+
+  /** Per user and peer touched by the batch: the newest message and the unread it adds. */
+  private writeConversationCounters (batch: readonly StoredMessage[]): void {
+    const touched = new Map<string, { user: string, peer: string, lastId: number, incoming: number[] }>()
+    const touch = (user: string, peer: string, m: StoredMessage): void => {
+      const key = `${user}\n${peer}`
+      let entry = touched.get(key)
+      if (entry === undefined) touched.set(key, entry = { user, peer, lastId: 0, incoming: [] })
+      entry.lastId = m.id
+      if (m.to === user) entry.incoming.push(m.id)
+    }
+    for (const m of batch) {
+      touch(m.from, m.to, m)
+      touch(m.to, m.from, m)
+    }
+    const sorted = [...touched.values()].sort((a, b) => a.user < b.user ? -1 : a.user > b.user ? 1 : a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0)
+    for (const { user, peer, lastId, incoming } of sorted) {
+      // A marker may already be past messages that were read before they were indexed.
+      const readUpTo = incoming.length === 0 ? 0 : this.row(user, peer).readUpTo
+      this.stmts.upsertConversation.run(user, peer, lastId, incoming.filter((id) => id > readUpTo).length)
+    }
+  }
+
+  private row (user: string, peer: string): { lastMessageId: number, unread: number, readUpTo: number, deliveredUpTo: number } {
+    return (this.stmts.conversationRow.get(user, peer) as ReturnType<SqliteStore['row']> | undefined) ??
+      { lastMessageId: 0, unread: 0, readUpTo: 0, deliveredUpTo: 0 }
   }
 
   /** Rebuilds the in-memory tail from the log: everything after indexed_up_to. */
@@ -307,6 +352,74 @@ export class SqliteStore implements Store {
     const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
     const rows = this.stmts.conversation.all(lo, hi, before, after, query.limit - page.length) as StoredMessage[]
     return page.concat(rows)
+  }
+
+  async conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]> {
+    const before = query.before ?? Number.MAX_SAFE_INTEGER
+    // Conversations with unindexed messages: their newest message is in the tail.
+    const pending = new Map<string, { last: StoredMessage, incoming: number[] }>()
+    for (const m of this.tail.byUser.get(userId) ?? []) {
+      const peer = m.from === userId ? m.to : m.from
+      let entry = pending.get(peer)
+      if (entry === undefined) pending.set(peer, entry = { last: m, incoming: [] })
+      entry.last = m
+      if (m.to === userId) entry.incoming.push(m.id)
+    }
+    const summaries: ConversationSummary[] = []
+    for (const [peer, { last, incoming }] of pending) {
+      if (last.id >= before) continue
+      const mine = this.row(userId, peer)
+      const theirs = this.row(peer, userId)
+      summaries.push({
+        peer,
+        lastMessage: last,
+        unread: mine.unread + incoming.filter((id) => id > mine.readUpTo).length,
+        readUpTo: mine.readUpTo,
+        peerReadUpTo: theirs.readUpTo,
+        peerDeliveredUpTo: theirs.deliveredUpTo
+      })
+    }
+    type Row = Omit<ConversationSummary, 'lastMessage'> & { lastMessageId: number }
+    const rows = this.stmts.recentConversations.all(userId, before, query.limit + pending.size) as Row[]
+    for (const row of rows) {
+      if (pending.has(row.peer)) continue
+      const { lastMessageId, ...rest } = row
+      summaries.push({ ...rest, lastMessage: this.stmts.messageById.get(lastMessageId) as StoredMessage })
+    }
+    summaries.sort((a, b) => b.lastMessage.id - a.lastMessage.id)
+    return summaries.slice(0, query.limit)
+  }
+
+  async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
+    return this.db.transaction((): ReadOutcome => {
+      const mine = this.row(userId, peer)
+      const pending = this.tail.byPair.get(pairKey(userId, peer))
+      const newest = Math.max(mine.lastMessageId, pending?.[pending.length - 1]?.id ?? 0)
+      if (upTo > newest) return { status: 'invalid' }
+      if (upTo <= mine.readUpTo) return { status: 'unchanged', readUpTo: mine.readUpTo }
+      // The counter holds indexed messages only; unindexed ones are counted against the marker when indexed.
+      const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+      const nowRead = this.stmts.countIncoming.get(lo, hi, mine.readUpTo, upTo, peer) as number
+      this.stmts.setRead.run(userId, peer, upTo, nowRead)
+      return { status: 'advanced', readUpTo: upTo }
+    })()
+  }
+
+  async markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>> {
+    const newest = new Map<string, number>()
+    for (const row of this.stmts.deliveredByPeer.all(userId, afterSeq, upToSeq, userId) as Array<{ peer: string, upTo: number }>) newest.set(row.peer, row.upTo)
+    for (const m of this.tail.byUser.get(userId) ?? []) {
+      if (m.to === userId && m.recipientSeq > afterSeq && m.recipientSeq <= upToSeq) newest.set(m.from, Math.max(newest.get(m.from) ?? 0, m.id))
+    }
+    const moved: Array<{ peer: string, upTo: number }> = []
+    this.db.transaction(() => {
+      for (const [peer, upTo] of newest) {
+        if (upTo <= this.row(userId, peer).deliveredUpTo) continue
+        this.stmts.setDelivered.run(userId, peer, upTo)
+        moved.push({ peer, upTo })
+      }
+    })()
+    return moved
   }
 
   async createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void> {

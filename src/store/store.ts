@@ -51,6 +51,27 @@ export interface HistoryQuery {
   limit: number
 }
 
+/** One conversation as one of its two users sees it. Marker values are message ids (0: none). */
+export interface ConversationSummary {
+  peer: string
+  lastMessage: StoredMessage
+  /** Messages from the peer after readUpTo. */
+  unread: number
+  /** This user's read marker. */
+  readUpTo: number
+  /** The peer's read marker: how far the peer has read this user's messages. */
+  peerReadUpTo: number
+  /** How far this user's messages have reached a device of the peer (acknowledged). */
+  peerDeliveredUpTo: number
+}
+
+export type ReadOutcome =
+  | { status: 'advanced', readUpTo: number }
+  /** upTo is not beyond the current marker: markers only move forward. */
+  | { status: 'unchanged', readUpTo: number }
+  /** upTo is beyond the newest message of the conversation. */
+  | { status: 'invalid' }
+
 /** A login session: the access and refresh tokens issued to one login (or one mint). */
 export interface SessionRecord {
   id: string
@@ -90,6 +111,15 @@ export interface Store {
   ack (userId: string, upTo: number): Promise<number>
   /** Messages between userId and peer inside the bounds, newest first, at most limit. */
   conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]>
+  /** The user's conversations, most recent first: those whose last message id < before. */
+  conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]>
+  /** Moves userId's read marker in the conversation with peer forward to upTo. */
+  markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome>
+  /**
+   * After userId acknowledged its stream from afterSeq (exclusive) to upToSeq: raises, per peer,
+   * how far that peer's messages have been delivered; resolves to the markers that moved.
+   */
+  markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>>
   /** Creates a session, with its first refresh token (stored as a hash) when given. */
   createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void>
   /**

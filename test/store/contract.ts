@@ -68,6 +68,44 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
     t.same((await store.conversation('alice', 'bob', { after: ids[2], limit: 10 })).map((m) => m.content), ['m5', 'm4'])
   })
 
+  t.test('conversations: newest first, exact unread counts, markers that only move forward', async (t) => {
+    const store = await withUsers(t, 'alice', 'bob', 'carol')
+    const ids: number[] = []
+    const send = async (from: string, to: string): Promise<number> => {
+      const [o] = await store.appendMessages([msg(from, to, `${from}->${to}`)])
+      if (o?.status !== 'stored') throw new Error('not stored')
+      ids.push(o.message.id)
+      return o.message.id
+    }
+    const b1 = await send('bob', 'alice')
+    const b2 = await send('bob', 'alice')
+    await send('alice', 'bob')
+    const b3 = await send('bob', 'alice')
+    const c1 = await send('carol', 'alice')
+
+    let list = await store.conversations('alice', { limit: 10 })
+    t.same(list.map((c) => [c.peer, c.lastMessage.id, c.unread]), [['carol', c1, 1], ['bob', b3, 3]])
+    t.same(await store.markRead('alice', 'bob', b2), { status: 'advanced', readUpTo: b2 })
+    t.same(await store.markRead('alice', 'bob', b1), { status: 'unchanged', readUpTo: b2 }, 'never backwards')
+    t.same(await store.markRead('alice', 'bob', c1 + 100), { status: 'invalid' })
+    list = await store.conversations('alice', { limit: 10 })
+    t.match(list[1], { peer: 'bob', unread: 1, readUpTo: b2 })
+    const bobsView = await store.conversations('bob', { limit: 10 })
+    t.match(bobsView, [{ peer: 'alice', unread: 1, peerReadUpTo: b2, peerDeliveredUpTo: 0 }])
+
+    t.same(await store.markDelivered('alice', 0, 4), [{ peer: 'bob', upTo: b3 }], 'alice\'s seq 1-4: bob\'s messages up to b3')
+    t.same(await store.markDelivered('alice', 0, 4), [], 'nothing moves twice')
+    t.same((await store.markDelivered('alice', 4, 5)).map((d) => d.peer), ['carol'])
+    t.match(await store.conversations('bob', { limit: 10 }), [{ peer: 'alice', peerDeliveredUpTo: b3 }])
+
+    await send('alice', 'carol')
+    t.same((await store.conversations('alice', { limit: 1 })).map((c) => c.peer), ['carol'])
+    t.same((await store.conversations('alice', { before: c1 + 1, limit: 1 })).map((c) => c.peer), ['bob'], 'paged by last message id')
+    t.same(await store.conversations('nobody', { limit: 5 }), [])
+    t.same(await store.markRead('alice', 'bob', b3), { status: 'advanced', readUpTo: b3 })
+    t.equal((await store.conversations('alice', { limit: 10 })).find((c) => c.peer === 'bob')?.unread, 0)
+  })
+
   t.test('ping and close', async (t) => {
     const store = await makeStore()
     await t.resolves(store.ping())

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { storeContract } from './contract.js'
+import { sqliteMigrations } from '../../src/store/migrations/sqlite.js'
 import { tempDir } from '../helpers.js'
 
 // Reads merge the index tables with the messages not yet indexed: run the contract with
@@ -25,7 +26,7 @@ t.test('a SQLite file keeps everything across a reopen, and migrations run once'
   t.throws(() => new SqliteStore({ dataDir, synchronous: 'normal' }), /locked/, 'a second process on the same file is refused')
   await second.close()
   const db = new Database(join(dataDir, 'duolog.db'), { readonly: true })
-  t.equal(db.pragma('user_version', { simple: true }), 1)
+  t.equal(db.pragma('user_version', { simple: true }), sqliteMigrations.length)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   db.close()
 })
@@ -63,4 +64,10 @@ t.test('the read queries use the index tables, not scans', async (t) => {
   t.notMatch(plan('SELECT * FROM conversation_index c JOIN messages m ON m.id = c.message_id WHERE c.user_lo = \'a\' AND c.user_hi = \'b\' AND c.message_id < 10 AND c.message_id > 0 ORDER BY c.message_id DESC LIMIT 5'), /SCAN|TEMP B-TREE/)
   t.notMatch(plan('SELECT * FROM idempotency i JOIN messages m ON m.id = i.message_id WHERE i.sender = \'a\' AND i.client_msg_id = \'k\''), /SCAN/)
   t.notMatch(plan('SELECT * FROM messages m WHERE m.id > 5 ORDER BY m.id'), /TEMP B-TREE/)
+  // The conversation list and unread counts: a counter row per user and peer, read in index order.
+  t.notMatch(plan(`SELECT c.peer, c.unread, p.read_up_to FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
+    WHERE c.user_id = 'a' AND c.last_message_id < 100 AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT 50`), /SCAN|TEMP B-TREE/)
+  // Moving a read marker counts only the messages it passes over, through the conversation index.
+  t.match(plan(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
+    WHERE c.user_lo = 'a' AND c.user_hi = 'b' AND c.message_id > 5 AND c.message_id <= 10 AND m.sender = 'b'`), /SEARCH c USING PRIMARY KEY/)
 })

@@ -69,5 +69,20 @@ export const sqliteMigrations: readonly string[] = [
     expires_at INTEGER NOT NULL,
     used_at INTEGER
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Per user and peer: counters and markers, so that listing conversations and unread counts
+  -- never scan messages. Written with the index batches (plus the unindexed tail on reads).
+  CREATE TABLE conversations (
+    user_id TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    last_message_id INTEGER NOT NULL DEFAULT 0,
+    unread INTEGER NOT NULL DEFAULT 0,
+    read_up_to INTEGER NOT NULL DEFAULT 0,
+    -- how far the peer's messages have reached a device of user_id
+    delivered_up_to INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, peer)
+  ) WITHOUT ROWID;
+  CREATE INDEX conversations_recent ON conversations (user_id, last_message_id);
   `
 ]
