@@ -6,6 +6,7 @@ export class ConfigError extends Error {
 }
 
 export type SignupMode = 'open' | 'service'
+export type PresenceVisibility = 'contacts' | 'everyone' | 'nobody'
 export type SqliteSynchronous = 'normal' | 'full'
 
 export interface Config {
@@ -26,6 +27,10 @@ export interface Config {
   signup: SignupMode
   /** Tell a peer when their messages are read (markers are kept either way). */
   readReceipts: boolean
+  /** Whose presence a user may see: users they have a conversation with, everyone, or nobody. */
+  presenceVisibility: PresenceVisibility
+  /** How long a user stays online after their last connection closes (a reload does not flap). */
+  presenceGraceMs: number
   /** Requests per minute per client address on login, token and sign-up routes. */
   authRateLimit: number
   sqliteSynchronous: SqliteSynchronous
@@ -129,6 +134,8 @@ export function loadConfig (env: Env = process.env): Config {
     clockToleranceSeconds: integer(env, 'DUOLOG_CLOCK_TOLERANCE', 5, 0, 300),
     signup: oneOf<SignupMode>(env, 'DUOLOG_SIGNUP', 'open', ['open', 'service']),
     readReceipts: flag(env, 'DUOLOG_READ_RECEIPTS', true),
+    presenceVisibility: oneOf<PresenceVisibility>(env, 'DUOLOG_PRESENCE_VISIBILITY', 'contacts', ['contacts', 'everyone', 'nobody']),
+    presenceGraceMs: integer(env, 'DUOLOG_PRESENCE_GRACE_MS', 5_000, 0, 600_000),
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
     sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
     limits: {

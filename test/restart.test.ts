@@ -72,5 +72,5 @@ t.test('a graceful restart closes sockets with 4000 and keeps the JWT secret it 
   const second = spawnServer(noSecret)
   t.teardown(() => second.kill('SIGKILL'))
   const url2 = await listening(second)
-  t.match(await api(url2, 'GET', '/v1/presence/bob', { token: alice }), { status: 200 }, 'a token from before the restart still works')
+  t.match(await api(url2, 'GET', '/v1/sync', { token: alice }), { status: 200 }, 'a token from before the restart still works')
 })

@@ -38,6 +38,8 @@ export class Connection {
   alive = true
   /** The login session of the token this connection runs on (changes with an in-band auth). */
   sessionId: string | null = null
+  /** Users whose presence this connection watches. */
+  readonly watching = new Set<string>()
   private mode: Mode = 'busy'
   private pending: Offer[] = []
 

@@ -1,6 +1,6 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
-import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, ReadFrameSchema, type ClientFrame } from '../schemas/frames.js'
+import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, ReadFrameSchema, WatchFrameSchema, type ClientFrame } from '../schemas/frames.js'
 import { Errors, type PublicError, toPublicError } from '../errors.js'
 import type { StoredMessage } from '../store/store.js'
 
@@ -11,7 +11,9 @@ const validators: Record<string, TypeCheck<TSchema>> = {
   ack: TypeCompiler.Compile(AckFrameSchema),
   ping: TypeCompiler.Compile(PingFrameSchema),
   typing: TypeCompiler.Compile(TypingFrameSchema),
-  read: TypeCompiler.Compile(ReadFrameSchema)
+  read: TypeCompiler.Compile(ReadFrameSchema),
+  watch: TypeCompiler.Compile(WatchFrameSchema),
+  unwatch: TypeCompiler.Compile(WatchFrameSchema)
 }
 
 export type ParsedFrame =
@@ -86,4 +88,8 @@ export function typingFrame (from: string, state: 'start' | 'stop'): string {
 /** `by` delivered (acknowledged) or read the messages of the conversation with `peer` up to message id `upTo`. */
 export function receiptFrame (kind: 'delivered' | 'read', peer: string, by: string, upTo: number): string {
   return `{"type":"receipt","kind":"${kind}","peer":${JSON.stringify(peer)},"by":${JSON.stringify(by)},"upTo":${upTo}}`
+}
+
+export function presenceFrame (userId: string, online: boolean, lastSeen: string | null): string {
+  return JSON.stringify({ type: 'presence', userId, online, lastSeen })
 }

@@ -9,7 +9,8 @@ import { Delivery } from './delivery.js'
 import type { Connection } from './connection.js'
 import { Session } from './session.js'
 import { CloseCodes } from './close-codes.js'
-import { receiptFrame, typingFrame } from './frames.js'
+import { presenceFrame, receiptFrame, typingFrame } from './frames.js'
+import { MAX_WATCHES, PresenceHub } from './presence.js'
 
 export interface PresenceInfo {
   userId: string
@@ -26,6 +27,7 @@ export interface PresenceInfo {
 export class Relay {
   readonly registry = new Registry()
   readonly delivery: Delivery
+  readonly presenceHub: PresenceHub
   private readonly heartbeat: NodeJS.Timeout
 
   constructor (
@@ -35,6 +37,7 @@ export class Relay {
     readonly log: FastifyBaseLogger
   ) {
     this.delivery = new Delivery(store, this.registry, config.limits.maxContentLength, log)
+    this.presenceHub = new PresenceHub(config.presenceGraceMs)
     this.heartbeat = setInterval(() => { this.checkHeartbeats() }, config.ws.heartbeatMs)
     this.heartbeat.unref()
   }
@@ -50,15 +53,47 @@ export class Relay {
   }
 
   register (connection: Connection): void {
-    this.registry.add(connection)
+    if (this.registry.add(connection)) this.presenceHub.connected(connection.userId)
   }
 
   unregister (connection: Connection): void {
+    this.presenceHub.forget(connection)
     if (this.registry.remove(connection)) {
+      this.presenceHub.disconnected(connection.userId)
       this.store.setLastSeen(connection.userId, Date.now()).catch((err: unknown) => {
         this.log.warn({ err, userId: connection.userId }, 'recording lastSeen failed')
       })
     }
+  }
+
+  /**
+   * Whether `viewer` may see the presence of `target`: services always, users their own and,
+   * by DUOLOG_PRESENCE_VISIBILITY, everyone's, nobody's or (the default) their contacts'.
+   */
+  async canSee (viewer: { kind: 'user' | 'service', id: string }, target: string): Promise<boolean> {
+    if (viewer.kind === 'service' || viewer.id === target) return true
+    switch (this.config.presenceVisibility) {
+      case 'everyone': return true
+      case 'nobody': return false
+      case 'contacts': return await this.store.hasConversation(viewer.id, target)
+    }
+  }
+
+  /**
+   * Subscribes a connection to presence changes of the users it may see, and answers with
+   * their presence now. Users it may not see (or that do not exist) are left out silently.
+   */
+  async watch (connection: Connection, users: readonly string[]): Promise<void> {
+    const fresh = [...new Set(users)].filter((id) => !connection.watching.has(id))
+    if (connection.watching.size + fresh.length > MAX_WATCHES) throw new Errors.TooManyWatches(MAX_WATCHES)
+    for (const info of await this.presence(fresh, { kind: 'user', id: connection.userId })) {
+      this.presenceHub.watch(connection, info.userId)
+      connection.send(presenceFrame(info.userId, info.online, info.lastSeen))
+    }
+  }
+
+  unwatch (connection: Connection, users: readonly string[]): void {
+    for (const id of users) this.presenceHub.unwatch(connection, id)
   }
 
   /** Closes the connections of one session of a user (logout, refresh token reuse). */
@@ -120,18 +155,19 @@ export class Relay {
     for (const connection of this.registry.connectionsOf(userId) ?? []) if (connection !== except) connection.send(frame)
   }
 
-  /** Presence of the known users among ids, in the order asked. */
-  async presence (ids: readonly string[]): Promise<PresenceInfo[]> {
+  /** Presence of the users among ids that exist and that viewer may see, in the order asked. */
+  async presence (ids: readonly string[], viewer: { kind: 'user' | 'service', id: string }): Promise<PresenceInfo[]> {
     const lastSeen = await this.store.lastSeen(ids)
     const now = new Date().toISOString()
     const result: PresenceInfo[] = []
     for (const userId of ids) {
-      if (!lastSeen.has(userId)) continue
+      if (!lastSeen.has(userId) || !(await this.canSee(viewer, userId))) continue
       const connections = this.registry.count(userId)
       const seen = lastSeen.get(userId)
+      const online = connections > 0 || this.presenceHub.lingering(userId)
       result.push({
         userId,
-        online: connections > 0,
+        online,
         connections,
         lastSeen: connections > 0 ? now : seen == null ? null : new Date(seen).toISOString()
       })
@@ -154,6 +190,7 @@ export class Relay {
   /** Stops heartbeats and asks every client to reconnect (elsewhere) and sync. */
   close (): void {
     clearInterval(this.heartbeat)
+    this.presenceHub.close()
     for (const connection of this.registry.all()) connection.close(CloseCodes.serverShutdown, 'server_shutdown')
   }
 }

@@ -121,6 +121,8 @@ export class Session {
       case 'ping': connection.send(PONG_FRAME); break
       case 'typing': this.run(connection, this.typing(connection, frame)); break
       case 'read': this.run(connection, this.read(connection, frame)); break
+      case 'watch': this.run(connection, this.relay.watch(connection, frame.users)); break
+      case 'unwatch': this.relay.unwatch(connection, frame.users); break
       case 'auth': this.reauthenticate(connection, frame); break
     }
   }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorSchema, authErrors, USER_ID_PATTERN } from '../schemas/common.js'
 import { PresenceListSchema, PresenceParamsSchema, PresenceQuerySchema, PresenceSchema } from '../schemas/presence.js'
 import { Errors } from '../errors.js'
+import { principalOf } from './guards.js'
 
 const MAX_IDS = 100
 const USER_ID = new RegExp(USER_ID_PATTERN)
@@ -14,12 +15,14 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['presence'],
       summary: 'Whether a user is connected, and when they were last seen',
+      description: 'Users see their contacts\' presence by default (DUOLOG_PRESENCE_VISIBILITY); services see everyone\'s. A user the caller may not see answers 404, like an unknown one.',
       security: [{ bearerAuth: [] }],
       params: PresenceParamsSchema,
       response: { 200: PresenceSchema, ...authErrors, 404: ErrorSchema }
     }
   }, async (request) => {
-    const [info] = await relay.presence([request.params.userId])
+    // A user the caller may not see is indistinguishable from one that does not exist.
+    const [info] = await relay.presence([request.params.userId], principalOf(request))
     if (info === undefined) throw new Errors.NotFound(`user "${request.params.userId}" does not exist`)
     return info
   })
@@ -29,6 +32,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['presence'],
       summary: 'Presence of up to 100 users',
+      description: 'Users the caller may not see are left out, like unknown ones.',
       security: [{ bearerAuth: [] }],
       querystring: PresenceQuerySchema,
       response: { 200: PresenceListSchema, ...authErrors }
@@ -38,7 +42,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     if (ids.length > MAX_IDS) throw new Errors.InvalidRequest(`ids lists at most ${MAX_IDS} users`)
     const bad = ids.find((id) => !USER_ID.test(id))
     if (bad !== undefined) throw new Errors.InvalidRequest(`"${bad.slice(0, 80)}" is not a user id`)
-    return { presence: await relay.presence(ids) }
+    return { presence: await relay.presence(ids, principalOf(request)) }
   })
 }
 

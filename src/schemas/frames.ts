@@ -49,4 +49,11 @@ export const ReadFrameSchema = Type.Object({
 })
 export type ReadFrame = Static<typeof ReadFrameSchema>
 
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame
+/** Presence subscriptions of one connection: at most 100 users at a time. */
+export const WatchFrameSchema = Type.Object({
+  type: Type.Union([Type.Literal('watch'), Type.Literal('unwatch')]),
+  users: Type.Array(UserIdSchema, { minItems: 1, maxItems: 100 })
+})
+export type WatchFrame = Static<typeof WatchFrameSchema>
+
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame

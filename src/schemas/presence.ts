@@ -18,6 +18,6 @@ export const PresenceQuerySchema = Type.Object({
 export type PresenceQuery = Static<typeof PresenceQuerySchema>
 
 export const PresenceListSchema = Type.Object({
-  presence: Type.Array(PresenceSchema, { description: 'One entry per known user, in the order asked; unknown ids are left out.' })
+  presence: Type.Array(PresenceSchema, { description: 'One entry per known user the caller may see, in the order asked; the others are left out.' })
 })
 export type PresenceList = Static<typeof PresenceListSchema>

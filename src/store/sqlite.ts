@@ -390,6 +390,10 @@ export class SqliteStore implements Store {
     return summaries.slice(0, query.limit)
   }
 
+  async hasConversation (a: string, b: string): Promise<boolean> {
+    return this.tail.byPair.has(pairKey(a, b)) || this.row(a, b).lastMessageId > 0
+  }
+
   async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)

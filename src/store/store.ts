@@ -113,6 +113,8 @@ export interface Store {
   conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]>
   /** The user's conversations, most recent first: those whose last message id < before. */
   conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]>
+  /** Whether the two users have exchanged a message. */
+  hasConversation (a: string, b: string): Promise<boolean>
   /** Moves userId's read marker in the conversation with peer forward to upTo. */
   markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome>
   /**

@@ -55,7 +55,7 @@ t.test('1,000 malformed frames: an error for each, nothing stored, the process a
 })
 
 t.test('dead connections leave the registry within the heartbeat bound', async (t) => {
-  const server = await startServer(t, { DUOLOG_WS_HEARTBEAT_MS: '100' })
+  const server = await startServer(t, { DUOLOG_WS_HEARTBEAT_MS: '100', DUOLOG_PRESENCE_VISIBILITY: 'everyone', DUOLOG_PRESENCE_GRACE_MS: '0' })
   const [alice, bob] = await users(server, 'alice', 'bob')
   const a = await Client.connect(server, alice)
   await Client.connect(server, bob)

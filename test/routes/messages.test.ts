@@ -79,7 +79,7 @@ t.test('GET /v1/sync pages the caller\'s stream', async (t) => {
 })
 
 t.test('presence', async (t) => {
-  const server = await startServer(t, { DUOLOG_WS_HEARTBEAT_MS: '100' })
+  const server = await startServer(t, { DUOLOG_WS_HEARTBEAT_MS: '100', DUOLOG_PRESENCE_VISIBILITY: 'everyone', DUOLOG_PRESENCE_GRACE_MS: '0' })
   const [alice, bob] = await users(server, 'alice', 'bob', 'carol')
   t.match(await api(server, 'GET', '/v1/presence/bob', { token: alice }), { status: 200, body: { userId: 'bob', online: false, connections: 0, lastSeen: null } })
   const b1 = await Client.connect(server, bob)
