@@ -135,19 +135,19 @@ export class SqliteStore implements Store {
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)'),
       getRefresh: db.prepare('SELECT session_id AS sessionId, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE hash = ?'),
       useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ?'),
-      conversationRow: db.prepare(`SELECT last_message_id AS lastMessageId, unread, read_up_to AS readUpTo, delivered_up_to AS deliveredUpTo
+      conversationRow: db.prepare(`SELECT last_message_id AS lastMessageId, received - read AS unread, read_up_to AS readUpTo, delivered_up_to AS deliveredUpTo
         FROM conversations WHERE user_id = ? AND peer = ?`),
-      upsertConversation: db.prepare(`INSERT INTO conversations (user_id, peer, last_message_id, unread) VALUES (?, ?, ?, ?)
-        ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id), unread = unread + excluded.unread`),
-      setRead: db.prepare(`INSERT INTO conversations (user_id, peer, read_up_to) VALUES (?, ?, ?)
-        ON CONFLICT (user_id, peer) DO UPDATE SET read_up_to = excluded.read_up_to, unread = max(0, unread - ?)`),
+      upsertConversation: db.prepare(`INSERT INTO conversations (user_id, peer, last_message_id, received) VALUES (?, ?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id), received = received + excluded.received`),
+      setRead: db.prepare(`INSERT INTO conversations (user_id, peer, read_up_to, read) VALUES (?, ?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET read_up_to = excluded.read_up_to, read = read + excluded.read`),
       setDelivered: db.prepare(`INSERT INTO conversations (user_id, peer, delivered_up_to) VALUES (?, ?, ?)
         ON CONFLICT (user_id, peer) DO UPDATE SET delivered_up_to = max(delivered_up_to, excluded.delivered_up_to)`),
       countIncoming: db.prepare(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
         WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id > ? AND c.message_id <= ? AND m.sender = ?`).pluck(),
       deliveredByPeer: db.prepare(`SELECT m.sender AS peer, max(m.id) AS upTo FROM stream s JOIN messages m ON m.id = s.message_id
         WHERE s.user_id = ? AND s.seq > ? AND s.seq <= ? AND m.recipient = ? GROUP BY m.sender`),
-      recentConversations: db.prepare(`SELECT c.peer, c.last_message_id AS lastMessageId, c.unread, c.read_up_to AS readUpTo,
+      recentConversations: db.prepare(`SELECT c.peer, c.last_message_id AS lastMessageId, c.received - c.read AS unread, c.read_up_to AS readUpTo,
           coalesce(p.read_up_to, 0) AS peerReadUpTo, coalesce(p.delivered_up_to, 0) AS peerDeliveredUpTo
         FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
         WHERE c.user_id = ? AND c.last_message_id < ? AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT ?`),
@@ -207,26 +207,22 @@ export class SqliteStore implements Store {
     for (const m of rest) this.tail.add(m)
   }
 
-  /** Per user and peer touched by the batch: the newest message and the unread it adds. */
+  /** Per user and peer touched by the batch: the newest message and how many came from the peer. */
   private writeConversationCounters (batch: readonly StoredMessage[]): void {
-    const touched = new Map<string, { user: string, peer: string, lastId: number, incoming: number[] }>()
+    const touched = new Map<string, [user: string, peer: string, lastId: number, received: number]>()
     const touch = (user: string, peer: string, m: StoredMessage): void => {
       const key = `${user}\n${peer}`
-      let entry = touched.get(key)
-      if (entry === undefined) touched.set(key, entry = { user, peer, lastId: 0, incoming: [] })
-      entry.lastId = m.id
-      if (m.to === user) entry.incoming.push(m.id)
+      const entry = touched.get(key)
+      const received = m.to === user ? 1 : 0
+      if (entry === undefined) touched.set(key, [user, peer, m.id, received])
+      else { entry[2] = m.id; entry[3] += received }
     }
     for (const m of batch) {
       touch(m.from, m.to, m)
       touch(m.to, m.from, m)
     }
-    const sorted = [...touched.values()].sort((a, b) => a.user < b.user ? -1 : a.user > b.user ? 1 : a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0)
-    for (const { user, peer, lastId, incoming } of sorted) {
-      // A marker may already be past messages that were read before they were indexed.
-      const readUpTo = incoming.length === 0 ? 0 : this.row(user, peer).readUpTo
-      this.stmts.upsertConversation.run(user, peer, lastId, incoming.filter((id) => id > readUpTo).length)
-    }
+    const sorted = [...touched.values()].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
+    for (const [user, peer, lastId, received] of sorted) this.stmts.upsertConversation.run(user, peer, lastId, received)
   }
 
   private row (user: string, peer: string): { lastMessageId: number, unread: number, readUpTo: number, deliveredUpTo: number } {
@@ -373,7 +369,8 @@ export class SqliteStore implements Store {
       summaries.push({
         peer,
         lastMessage: last,
-        unread: mine.unread + incoming.filter((id) => id > mine.readUpTo).length,
+        // `read` may already count unindexed messages; `received` counts them once indexed.
+        unread: mine.unread + incoming.length,
         readUpTo: mine.readUpTo,
         peerReadUpTo: theirs.readUpTo,
         peerDeliveredUpTo: theirs.deliveredUpTo
@@ -401,9 +398,10 @@ export class SqliteStore implements Store {
       const newest = Math.max(mine.lastMessageId, pending?.[pending.length - 1]?.id ?? 0)
       if (upTo > newest) return { status: 'invalid' }
       if (upTo <= mine.readUpTo) return { status: 'unchanged', readUpTo: mine.readUpTo }
-      // The counter holds indexed messages only; unindexed ones are counted against the marker when indexed.
+      // Count the peer's messages the marker passes over, indexed and not yet indexed.
       const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
-      const nowRead = this.stmts.countIncoming.get(lo, hi, mine.readUpTo, upTo, peer) as number
+      let nowRead = this.stmts.countIncoming.get(lo, hi, mine.readUpTo, upTo, peer) as number
+      for (const m of pending ?? []) if (m.from === peer && m.id > mine.readUpTo && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       return { status: 'advanced', readUpTo: upTo }
     })()

@@ -77,7 +77,9 @@ export const sqliteMigrations: readonly string[] = [
     user_id TEXT NOT NULL,
     peer TEXT NOT NULL,
     last_message_id INTEGER NOT NULL DEFAULT 0,
-    unread INTEGER NOT NULL DEFAULT 0,
+    -- unread = received - read: messages from the peer, and those of them at or below read_up_to
+    received INTEGER NOT NULL DEFAULT 0,
+    read INTEGER NOT NULL DEFAULT 0,
     read_up_to INTEGER NOT NULL DEFAULT 0,
     -- how far the peer's messages have reached a device of user_id
     delivered_up_to INTEGER NOT NULL DEFAULT 0,
