@@ -1,4 +1,6 @@
-// npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR]
+// npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
+// --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
+// with node_modules linked) in every round, to compare two versions in the same run.
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
 // the bare `ws` relay and for duolog (every message stored before `sent`), delivered
 // messages/s, p50/p99 latency and server CPU microseconds per delivered message.
@@ -15,6 +17,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '1' },
+    baseline: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' }
   }
@@ -130,14 +133,16 @@ async function measure (name: string, mode: 'bare' | 'duolog', entry: string, en
   }
 }
 
+const duologEnv = {
+  DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+  DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
+  DUOLOG_AUTH_RATE_LIMIT: '1000000'
+}
 const targets: Array<[string, 'bare' | 'duolog', string, Record<string, string>]> = [
   ['bare ws relay (no auth, no storage)', 'bare', here('./bare-relay.ts'), {}],
-  ['duolog (JWT, SQLite, stored before sent)', 'duolog', here('../src/server.ts'), {
-    DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-    DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
-    DUOLOG_AUTH_RATE_LIMIT: '1000000'
-  }]
+  ['duolog (JWT, SQLite, stored before sent)', 'duolog', here('../src/server.ts'), duologEnv]
 ]
+if (values.baseline !== undefined) targets.push([`duolog baseline (${values.baseline})`, 'duolog', join(values.baseline, 'src/server.ts'), duologEnv])
 
 process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
@@ -145,6 +150,7 @@ process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.second
 const rounds = Number(values.rounds)
 const results: Result[] = []
 const ratios: number[] = []
+const versusBaseline: number[] = []
 for (let round = 1; round <= rounds; round++) {
   const inRound: Result[] = []
   for (const [name, mode, entry, env] of targets) {
@@ -152,8 +158,9 @@ for (let round = 1; round <= rounds; round++) {
     inRound.push(await measure(rounds > 1 ? `${name}, round ${round}` : name, mode, entry, env))
   }
   results.push(...inRound)
-  const [bare, duolog] = inRound
+  const [bare, duolog, baseline] = inRound
   if (bare !== undefined && duolog !== undefined) ratios.push(duolog.cpuPerMessage / bare.cpuPerMessage)
+  if (duolog !== undefined && baseline !== undefined) versusBaseline.push(duolog.cpuPerMessage / baseline.cpuPerMessage)
 }
 const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`])
 const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU']
@@ -163,4 +170,9 @@ if (ratios.length > 0) {
   const sorted = [...ratios].sort((a, b) => a - b)
   process.stdout.write(`\nduolog / bare server CPU per delivered message, each round's pair measured back to back: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')}` +
     ` (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)}x, target at most 2x)\n`)
+}
+if (versusBaseline.length > 0) {
+  const sorted = [...versusBaseline].sort((a, b) => a - b)
+  process.stdout.write(`duolog / baseline server CPU per delivered message, same rounds: ${versusBaseline.map((r) => r.toFixed(2) + 'x').join(', ')}` +
+    ` (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)}x)\n`)
 }
