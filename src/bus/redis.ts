@@ -1,0 +1,73 @@
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import type { Bus } from './bus.js'
+
+export interface RedisBusOptions {
+  url: string
+  /** Prepended to every channel, so that several deployments can share one Redis. */
+  prefix: string
+  onError?: (err: Error) => void
+}
+
+/**
+ * Redis pub/sub. Two connections, as Redis requires: one in subscriber mode, one to publish.
+ * Redis pub/sub is at most once (a subscriber that is disconnected misses what is published
+ * meanwhile), which is all the Bus contract promises. After a disconnect both connections
+ * reconnect by themselves and the subscriber subscribes again to every channel it had.
+ */
+export class RedisBus implements Bus {
+  readonly kind = 'redis'
+  private readonly publisher: Redis
+  private readonly subscriber: Redis
+  private readonly handlers = new Map<string, (payload: string) => void>()
+
+  constructor (private readonly options: RedisBusOptions) {
+    const retryStrategy = (times: number): number => Math.min(50 * times, 2000)
+    // No offline queue on the publisher: while Redis is down, a publish fails at once
+    // instead of piling up (the store has the message; clients catch up from it).
+    this.publisher = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: false })
+    this.subscriber = new Redis(options.url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy })
+    const onError = options.onError ?? (() => {})
+    this.publisher.on('error', onError)
+    this.subscriber.on('error', onError)
+    this.subscriber.on('message', (channel: string, payload: string) => {
+      this.handlers.get(channel)?.(payload)
+    })
+  }
+
+  private channel (name: string): string {
+    return this.options.prefix + name
+  }
+
+  /** Resolves once both connections are up (for start-up and tests). */
+  async ready (): Promise<void> {
+    await Promise.all([this.publisher, this.subscriber].map(async (connection) => {
+      if (connection.status !== 'ready') await once(connection, 'ready')
+    }))
+  }
+
+  async publish (channel: string, payload: string): Promise<void> {
+    try {
+      await this.publisher.publish(this.channel(channel), payload)
+    } catch (err) {
+      this.options.onError?.(err as Error)
+    }
+  }
+
+  async subscribe (channel: string, handler: (payload: string) => void): Promise<void> {
+    const name = this.channel(channel)
+    this.handlers.set(name, handler)
+    await this.subscriber.subscribe(name)
+  }
+
+  async unsubscribe (channel: string): Promise<void> {
+    const name = this.channel(channel)
+    if (!this.handlers.delete(name)) return
+    await this.subscriber.unsubscribe(name)
+  }
+
+  async close (): Promise<void> {
+    this.handlers.clear()
+    await Promise.allSettled([this.publisher.quit(), this.subscriber.quit()])
+  }
+}
