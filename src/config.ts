@@ -17,6 +17,9 @@ export interface Config {
   production: boolean
   logLevel: string
   dataDir: string
+  /** PostgreSQL instead of SQLite (several instances share it). */
+  databaseUrl: string | undefined
+  databaseSchema: string
   /** Undefined means: generate one and keep it in dataDir (refused in production). */
   jwtSecret: string | undefined
   /** clientId -> secret */
@@ -109,6 +112,18 @@ function dataDir (raw: string | undefined): string {
   return resolve(raw === undefined || raw === '' ? './data' : raw)
 }
 
+function databaseUrl (raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DUOLOG_DATABASE_URL must be a postgres:// URL')
+  return raw
+}
+
+function schemaName (raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'public'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError('DUOLOG_DATABASE_SCHEMA must be a lower-case SQL name')
+  return raw
+}
+
 /** Reads and validates the environment. Throws ConfigError with one line on the first bad value. */
 export function loadConfig (env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
@@ -127,6 +142,8 @@ export function loadConfig (env: Env = process.env): Config {
     production,
     logLevel,
     dataDir: dataDir(env.DUOLOG_DATA_DIR),
+    databaseUrl: databaseUrl(env.DUOLOG_DATABASE_URL),
+    databaseSchema: schemaName(env.DUOLOG_DATABASE_SCHEMA),
     jwtSecret,
     serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
     accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 1, 24 * 24 * 3600),

@@ -12,3 +12,5 @@ function required (name: string, example: string): string | undefined {
 }
 
 export const redisUrl = (): string | undefined => required('DUOLOG_TEST_REDIS_URL', 'redis://127.0.0.1:6379')
+
+export const postgresUrl = (): string | undefined => required('DUOLOG_TEST_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test')

@@ -1,0 +1,66 @@
+/**
+ * PostgreSQL schema migrations, applied in order on start (under an advisory lock, so that
+ * instances starting together apply each once). Never edit a released entry: append one.
+ */
+export const postgresMigrations: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    password_hash TEXT,
+    created_at BIGINT NOT NULL,
+    last_seen BIGINT,
+    acked_seq BIGINT NOT NULL DEFAULT 0,
+    -- the user's newest seq: the counter row a send locks, which keeps the stream dense
+    -- and makes a later seq of the same user commit after an earlier one
+    last_seq BIGINT NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE messages (
+    id BIGSERIAL PRIMARY KEY,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    client_msg_id TEXT,
+    sender_seq BIGINT NOT NULL,
+    recipient_seq BIGINT NOT NULL
+  );
+  CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_msg_id) WHERE client_msg_id IS NOT NULL;
+  CREATE INDEX messages_conversation ON messages (LEAST(sender, recipient), GREATEST(sender, recipient), id);
+
+  CREATE TABLE stream (
+    user_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    message_id BIGINT NOT NULL,
+    PRIMARY KEY (user_id, seq)
+  );
+
+  CREATE TABLE conversations (
+    user_id TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    last_message_id BIGINT NOT NULL DEFAULT 0,
+    received BIGINT NOT NULL DEFAULT 0,
+    read BIGINT NOT NULL DEFAULT 0,
+    read_up_to BIGINT NOT NULL DEFAULT 0,
+    delivered_up_to BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, peer)
+  );
+  CREATE INDEX conversations_recent ON conversations (user_id, last_message_id);
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+  );
+  CREATE INDEX sessions_user ON sessions (user_id);
+  CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+  CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+  );
+  `
+]

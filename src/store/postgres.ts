@@ -1,0 +1,249 @@
+import pg from 'pg'
+import type {
+  AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord
+} from './store.js'
+import { postgresMigrations } from './migrations/postgres.js'
+
+export interface PostgresStoreOptions {
+  /** postgres://user@host:port/database */
+  url: string
+  /** The schema the tables live in (created if missing). */
+  schema?: string
+  poolSize?: number
+}
+
+// BIGINT columns arrive as numbers: ids and seqs stay far below 2^53.
+const types = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)
+} as pg.CustomTypesConfig
+
+const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS "createdAt",
+  m.client_msg_id AS "clientMsgId", m.sender_seq AS "senderSeq", m.recipient_seq AS "recipientSeq"`
+const SESSION_COLUMNS = 'id, user_id AS "userId", created_at AS "createdAt", revoked_at AS "revokedAt"'
+
+type Client = pg.PoolClient
+
+/**
+ * The shared store for several duolog instances. Seqs stay dense under concurrent writers:
+ * a batch first locks the `users` rows of everyone it writes to (in id order, so two
+ * batches never deadlock) and takes each seq from the row's counter; a later seq of a user
+ * therefore always commits after an earlier one, and a resume cursor never skips a message
+ * that commits late.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres'
+  private constructor (private readonly pool: pg.Pool) {}
+
+  static async open (options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? 'public'
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name "${schema}"`)
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      types,
+      options: `-c search_path=${schema}`
+    })
+    // A pool error (a dropped idle connection) must not crash the process; the next query reconnects.
+    pool.on('error', () => {})
+    const store = new PostgresStore(pool)
+    await store.migrate(schema)
+    return store
+  }
+
+  private async migrate (schema: string): Promise<void> {
+    await this.tx(async (c) => {
+      // One instance at a time applies migrations; the others wait, then find them applied.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`duolog-migrations:${schema}`])
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)')
+      const { rows } = await c.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM schema_migrations')
+      const current = rows[0]?.version ?? 0
+      for (const [index, sql] of postgresMigrations.entries()) {
+        if (index + 1 <= current) continue
+        await c.query(sql)
+        await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [index + 1, Date.now()])
+      }
+    })
+  }
+
+  private async tx<T> (work: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+  }
+
+  private async one<T extends pg.QueryResultRow> (sql: string, params: unknown[], client: pg.Pool | Client = this.pool): Promise<T | undefined> {
+    return (await client.query<T>(sql, params)).rows[0]
+  }
+
+  async createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean> {
+    const result = await this.pool.query('INSERT INTO users (id, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+      [user.id, user.displayName, user.passwordHash, user.createdAt])
+    return result.rowCount === 1
+  }
+
+  async getUser (id: string): Promise<UserRecord | undefined> {
+    return await this.one<UserRecord>('SELECT id, display_name AS "displayName", password_hash AS "passwordHash", created_at AS "createdAt", last_seen AS "lastSeen" FROM users WHERE id = $1', [id])
+  }
+
+  async lastSeen (ids: readonly string[]): Promise<Map<string, number | null>> {
+    const { rows } = await this.pool.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1)', [ids])
+    return new Map(rows.map((r) => [r.id, r.lastSeen]))
+  }
+
+  async setLastSeen (id: string, at: number): Promise<void> {
+    await this.pool.query('UPDATE users SET last_seen = $1 WHERE id = $2', [at, id])
+  }
+
+  async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    return await this.tx(async (c) => {
+      const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
+      await c.query('SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
+      const outcomes: AppendOutcome[] = []
+      for (const m of batch) outcomes.push(await this.appendOne(c, m))
+      return outcomes
+    })
+  }
+
+  private async appendOne (c: Client, m: NewMessage): Promise<AppendOutcome> {
+    if (m.clientMsgId !== null) {
+      const existing = await this.one<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.sender = $1 AND m.client_msg_id = $2`, [m.from, m.clientMsgId], c)
+      if (existing !== undefined) {
+        const same = existing.to === m.to && existing.content === m.content
+        return { status: same ? 'duplicate' : 'conflict', message: existing }
+      }
+    }
+    if (await this.one('SELECT 1 FROM users WHERE id = $1', [m.to], c) === undefined) return { status: 'unknown_recipient' }
+    const next = async (userId: string): Promise<number> =>
+      (await this.one<{ seq: number }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq AS seq', [userId], c))?.seq ?? 0
+    const senderSeq = await next(m.from)
+    const recipientSeq = await next(m.to)
+    const inserted = await this.one<{ id: number }>(`INSERT INTO messages (sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
+      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, [m.from, m.to, m.content, m.createdAt, m.clientMsgId, senderSeq, recipientSeq], c)
+    const id = inserted?.id as number
+    await c.query('INSERT INTO stream (user_id, seq, message_id) VALUES ($1, $2, $3), ($4, $5, $3)', [m.from, senderSeq, id, m.to, recipientSeq])
+    await c.query(`INSERT INTO conversations (user_id, peer, last_message_id, received) VALUES ($1, $2, $3, 0), ($2, $1, $3, 1)
+      ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, excluded.last_message_id),
+        received = conversations.received + excluded.received`, [m.from, m.to, id])
+    return { status: 'stored', message: { id, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq, recipientSeq } }
+  }
+
+  async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const { rows } = await this.pool.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
+      WHERE s.user_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`, [userId, after, limit])
+    return rows
+  }
+
+  async streamState (userId: string): Promise<StreamState> {
+    return await this.one<StreamState>('SELECT last_seq AS "lastSeq", acked_seq AS "ackedSeq" FROM users WHERE id = $1', [userId]) ?? { lastSeq: 0, ackedSeq: 0 }
+  }
+
+  async ack (userId: string, upTo: number): Promise<number> {
+    return (await this.one<{ acked: number }>('UPDATE users SET acked_seq = GREATEST(acked_seq, $1) WHERE id = $2 RETURNING acked_seq AS acked', [upTo, userId]))?.acked ?? 0
+  }
+
+  async conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]> {
+    const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+    const { rows } = await this.pool.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
+      WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id < $3 AND m.id > $4
+      ORDER BY m.id DESC LIMIT $5`, [lo, hi, query.before ?? Number.MAX_SAFE_INTEGER, query.after ?? 0, query.limit])
+    return rows
+  }
+
+  async conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]> {
+    const { rows } = await this.pool.query<Omit<ConversationSummary, 'lastMessage'> & StoredMessage>(`SELECT c.peer, c.received - c.read AS unread, c.read_up_to AS "readUpTo",
+        coalesce(p.read_up_to, 0) AS "peerReadUpTo", coalesce(p.delivered_up_to, 0) AS "peerDeliveredUpTo", ${MESSAGE_COLUMNS}
+      FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
+      JOIN messages m ON m.id = c.last_message_id
+      WHERE c.user_id = $1 AND c.last_message_id < $2 AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT $3`,
+    [userId, query.before ?? Number.MAX_SAFE_INTEGER, query.limit])
+    return rows.map(({ peer, unread, readUpTo, peerReadUpTo, peerDeliveredUpTo, ...m }) =>
+      ({ peer, unread, readUpTo, peerReadUpTo, peerDeliveredUpTo, lastMessage: m }))
+  }
+
+  async hasConversation (a: string, b: string): Promise<boolean> {
+    return await this.one('SELECT 1 FROM conversations WHERE user_id = $1 AND peer = $2 AND last_message_id > 0', [a, b]) !== undefined
+  }
+
+  async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
+    return await this.tx(async (c): Promise<ReadOutcome> => {
+      const row = await this.one<{ newest: number, readUpTo: number }>(`SELECT last_message_id AS newest, read_up_to AS "readUpTo"
+        FROM conversations WHERE user_id = $1 AND peer = $2 FOR UPDATE`, [userId, peer], c)
+      if (row === undefined || upTo > row.newest) return { status: 'invalid' }
+      if (upTo <= row.readUpTo) return { status: 'unchanged', readUpTo: row.readUpTo }
+      const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+      const counted = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM messages m
+        WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id > $3 AND m.id <= $4 AND m.sender = $5`,
+      [lo, hi, row.readUpTo, upTo, peer], c)
+      await c.query('UPDATE conversations SET read_up_to = $3, read = read + $4 WHERE user_id = $1 AND peer = $2', [userId, peer, upTo, counted?.n ?? 0])
+      return { status: 'advanced', readUpTo: upTo }
+    })
+  }
+
+  async markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>> {
+    const { rows } = await this.pool.query<{ peer: string, upTo: number }>(`WITH newest AS (
+        SELECT m.sender AS peer, max(m.id) AS up_to FROM stream s JOIN messages m ON m.id = s.message_id
+        WHERE s.user_id = $1 AND s.seq > $2 AND s.seq <= $3 AND m.recipient = $1 GROUP BY m.sender)
+      UPDATE conversations c SET delivered_up_to = n.up_to FROM newest n
+      WHERE c.user_id = $1 AND c.peer = n.peer AND c.delivered_up_to < n.up_to
+      RETURNING c.peer, c.delivered_up_to AS "upTo"`, [userId, afterSeq, upToSeq])
+    return rows
+  }
+
+  async createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)', [session.id, session.userId, session.createdAt])
+      if (refresh !== undefined) await c.query('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES ($1, $2, $3)', [refresh.hash, session.id, refresh.expiresAt])
+    })
+  }
+
+  async rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome> {
+    return await this.tx(async (c): Promise<RefreshOutcome> => {
+      const token = await this.one<{ sessionId: string, expiresAt: number, usedAt: number | null }>(`SELECT session_id AS "sessionId", expires_at AS "expiresAt", used_at AS "usedAt"
+        FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, [hash], c)
+      if (token === undefined) return { status: 'invalid' }
+      const session = await this.one<SessionRecord>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [token.sessionId], c)
+      if (session === undefined || session.revokedAt !== null) return { status: 'invalid' }
+      if (token.usedAt !== null) {
+        await c.query('UPDATE sessions SET revoked_at = $1 WHERE id = $2', [now, session.id])
+        return { status: 'reused', session: { ...session, revokedAt: now } }
+      }
+      if (token.expiresAt <= now) return { status: 'invalid' }
+      await c.query('UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2', [now, hash])
+      await c.query('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES ($1, $2, $3)', [next.hash, session.id, next.expiresAt])
+      return { status: 'rotated', session }
+    })
+  }
+
+  async revokeSession (id: string, at: number): Promise<SessionRecord | undefined> {
+    return await this.one<SessionRecord>(`UPDATE sessions SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING ${SESSION_COLUMNS}`, [at, id])
+  }
+
+  async revokeUserSessions (userId: string, at: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>('UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id', [at, userId])
+    return rows.map((r) => r.id)
+  }
+
+  async revokedSessions (since: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM sessions WHERE revoked_at >= $1', [since])
+    return rows.map((r) => r.id)
+  }
+
+  async ping (): Promise<void> {
+    await this.pool.query('SELECT 1')
+  }
+
+  async close (): Promise<void> {
+    await this.pool.end()
+  }
+}
