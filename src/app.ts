@@ -9,6 +9,7 @@ import storePlugin from './plugins/store.js'
 import authPlugin from './plugins/auth.js'
 import relayPlugin from './plugins/relay.js'
 import websocketPlugin from './plugins/websocket.js'
+import busPlugin from './plugins/bus.js'
 import openapiPlugin from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
 import userRoutes from './routes/users.js'
@@ -34,6 +35,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(openapiPlugin)
   await fastify.register(storePlugin)
   await fastify.register(authPlugin)
+  await fastify.register(busPlugin)
   await fastify.register(relayPlugin)
 
   fastify.setErrorHandler((err, request, reply) => {

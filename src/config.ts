@@ -20,6 +20,9 @@ export interface Config {
   /** PostgreSQL instead of SQLite (several instances share it). */
   databaseUrl: string | undefined
   databaseSchema: string
+  /** Redis for cross-instance fan-out; without it, the in-process bus. */
+  redisUrl: string | undefined
+  redisPrefix: string
   /** Undefined means: generate one and keep it in dataDir (refused in production). */
   jwtSecret: string | undefined
   /** clientId -> secret */
@@ -118,6 +121,12 @@ function databaseUrl (raw: string | undefined): string | undefined {
   return raw
 }
 
+function redisUrl (raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('DUOLOG_REDIS_URL must be a redis:// or rediss:// URL')
+  return raw
+}
+
 function schemaName (raw: string | undefined): string {
   if (raw === undefined || raw === '') return 'public'
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError('DUOLOG_DATABASE_SCHEMA must be a lower-case SQL name')
@@ -144,6 +153,8 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir: dataDir(env.DUOLOG_DATA_DIR),
     databaseUrl: databaseUrl(env.DUOLOG_DATABASE_URL),
     databaseSchema: schemaName(env.DUOLOG_DATABASE_SCHEMA),
+    redisUrl: redisUrl(env.DUOLOG_REDIS_URL),
+    redisPrefix: env.DUOLOG_REDIS_PREFIX === undefined || env.DUOLOG_REDIS_PREFIX === '' ? 'duolog:' : env.DUOLOG_REDIS_PREFIX,
     jwtSecret,
     serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
     accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 1, 24 * 24 * 3600),

@@ -85,8 +85,10 @@ export class Connection {
 
   /** A stream entry of this connection's user, sent in order or read later from the store. */
   offer (seq: number, frame: string, reply = false): void {
-    if (this.mode === 'live' && seq === this.cursor + 1) {
-      this.cursor = seq
+    if (this.mode === 'live' && seq <= this.cursor + 1) {
+      // The next entry goes out; an older one was already sent (a duplicate), unless it is a reply.
+      if (seq === this.cursor + 1) this.cursor = seq
+      else if (!reply) return
       this.send(frame)
       return
     }
@@ -151,7 +153,8 @@ export class Connection {
   private async catchUp (): Promise<void> {
     this.mode = 'busy'
     try {
-      await this.sendPending()
+      // Offers that arrive while this awaits are pending too: loop until none is left.
+      while (this.pending.length > 0 && this.open) await this.sendPending()
     } catch (err) {
       this.log.error({ err, userId: this.userId }, 'reading the stream failed; closing the connection')
       this.close(CloseCodes.streamError, 'stream_error')

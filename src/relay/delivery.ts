@@ -1,9 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { NewMessage, Store, StoredMessage } from '../store/store.js'
 import { Errors } from '../errors.js'
-import type { Registry } from './registry.js'
 import type { Connection } from './connection.js'
-import { messageFrame, sentFrame } from './frames.js'
+import { sentFrame } from './frames.js'
+
+/** Hands a stored message to every device of both users (the relay does it over the bus). */
+export type FanOut = (message: StoredMessage, origin: Connection | undefined) => void
 
 export interface SendRequest {
   from: string
@@ -42,7 +44,7 @@ export class Delivery {
 
   constructor (
     private readonly store: Store,
-    private readonly registry: Registry,
+    private readonly fanOut: FanOut,
     private readonly maxContentLength: number,
     private readonly log: FastifyBaseLogger
   ) {}
@@ -128,22 +130,5 @@ export class Delivery {
           q.reject(new Errors.StoreUnavailable())
       }
     })
-  }
-
-  /** Offers the stored message to every connection of both users, each frame serialized once. */
-  private fanOut (message: StoredMessage, origin: Connection | undefined): void {
-    const recipients = this.registry.connectionsOf(message.to)
-    if (recipients !== undefined) {
-      const frame = messageFrame(message, message.recipientSeq)
-      for (const connection of recipients) connection.offer(message.recipientSeq, frame)
-    }
-    const senders = this.registry.connectionsOf(message.from)
-    if (senders !== undefined) {
-      let frame: string | undefined
-      for (const connection of senders) {
-        if (connection === origin) connection.offer(message.senderSeq, sentFrame(message), true)
-        else connection.offer(message.senderSeq, frame ??= messageFrame(message, message.senderSeq))
-      }
-    }
   }
 }

@@ -9,7 +9,10 @@ import { Delivery } from './delivery.js'
 import type { Connection } from './connection.js'
 import { Session } from './session.js'
 import { CloseCodes } from './close-codes.js'
-import { presenceFrame, receiptFrame, typingFrame } from './frames.js'
+import { messageFrame, presenceFrame, receiptFrame, sentFrame, typingFrame } from './frames.js'
+import { decodeEvent, encodeEntry, encodeKick, encodeTransient, userChannel } from './events.js'
+import type { Bus } from '../bus/bus.js'
+import type { StoredMessage } from '../store/store.js'
 import { MAX_WATCHES, PresenceHub } from './presence.js'
 
 export interface PresenceInfo {
@@ -34,9 +37,10 @@ export class Relay {
     readonly config: Config,
     readonly store: Store,
     readonly tokens: Tokens,
-    readonly log: FastifyBaseLogger
+    readonly log: FastifyBaseLogger,
+    readonly bus: Bus
   ) {
-    this.delivery = new Delivery(store, this.registry, config.limits.maxContentLength, log)
+    this.delivery = new Delivery(store, (message, origin) => { this.fanOut(message, origin) }, config.limits.maxContentLength, log)
     this.presenceHub = new PresenceHub(config.presenceGraceMs)
     this.heartbeat = setInterval(() => { this.checkHeartbeats() }, config.ws.heartbeatMs)
     this.heartbeat.unref()
@@ -52,13 +56,24 @@ export class Relay {
     new Session(this, socket, principal, after)
   }
 
-  register (connection: Connection): void {
-    if (this.registry.add(connection)) this.presenceHub.connected(connection.userId)
+  /**
+   * Adds a connection; on the user's first on this instance, subscribes to the user's channel
+   * (resolved once subscribed, so that nothing published after the caller reads the stream's
+   * end is missed).
+   */
+  async register (connection: Connection): Promise<void> {
+    if (!this.registry.add(connection)) return
+    this.presenceHub.connected(connection.userId)
+    const userId = connection.userId
+    await this.bus.subscribe(userChannel(userId), (payload) => { this.onEvent(userId, payload) })
   }
 
   unregister (connection: Connection): void {
     this.presenceHub.forget(connection)
     if (this.registry.remove(connection)) {
+      this.bus.unsubscribe(userChannel(connection.userId)).catch((err: unknown) => {
+        this.log.warn({ err, userId: connection.userId }, 'unsubscribing failed')
+      })
       this.presenceHub.disconnected(connection.userId)
       this.store.setLastSeen(connection.userId, Date.now()).catch((err: unknown) => {
         this.log.warn({ err, userId: connection.userId }, 'recording lastSeen failed')
@@ -96,16 +111,39 @@ export class Relay {
     for (const id of users) this.presenceHub.unwatch(connection, id)
   }
 
-  /** Closes the connections of one session of a user (logout, refresh token reuse). */
-  endSession (userId: string, sessionId: string, code: number, reason: string): void {
-    for (const connection of this.registry.connectionsOf(userId) ?? []) {
-      if (connection.sessionId === sessionId) connection.close(code, reason)
+  /**
+   * The stored message to every device of both users, on every instance. The sending
+   * connection gets its `sent` at once; the `message` frame with the same seq that reaches it
+   * over the bus is then a duplicate its stream drops.
+   */
+  private fanOut (message: StoredMessage, origin: Connection | undefined): void {
+    origin?.offer(message.senderSeq, sentFrame(message), true)
+    void this.bus.publish(userChannel(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
+    void this.bus.publish(userChannel(message.from), encodeEntry(message.senderSeq, messageFrame(message, message.senderSeq)))
+  }
+
+  /** A payload on the channel of a user with connections here. */
+  private onEvent (userId: string, payload: string): void {
+    const event = decodeEvent(payload)
+    const connections = this.registry.connectionsOf(userId)
+    if (event === undefined || connections === undefined) return
+    for (const connection of connections) {
+      switch (event.kind) {
+        case 'entry': connection.offer(event.seq, event.frame); break
+        case 'transient': if (connection.id !== event.except) connection.send(event.frame); break
+        case 'kick': if (event.sessionId === '' || connection.sessionId === event.sessionId) connection.close(event.code, event.reason); break
+      }
     }
   }
 
-  /** Closes every connection of a user (all sessions revoked). */
+  /** Closes the connections of one session of a user, on every instance (logout, refresh token reuse). */
+  endSession (userId: string, sessionId: string, code: number, reason: string): void {
+    void this.bus.publish(userChannel(userId), encodeKick(code, sessionId, reason))
+  }
+
+  /** Closes every connection of a user, on every instance (all sessions revoked). */
   endUser (userId: string, code: number, reason: string): void {
-    for (const connection of this.registry.connectionsOf(userId) ?? []) connection.close(code, reason)
+    void this.bus.publish(userChannel(userId), encodeKick(code, '', reason))
   }
 
   /** Throws unless `to` is another, existing user. */
@@ -151,8 +189,9 @@ export class Relay {
     return outcome.readUpTo
   }
 
+  /** A frame that is not a stream entry (receipt, typing) to every device of a user, on every instance. */
   private sendTo (userId: string, frame: string, except?: Connection): void {
-    for (const connection of this.registry.connectionsOf(userId) ?? []) if (connection !== except) connection.send(frame)
+    void this.bus.publish(userChannel(userId), encodeTransient(frame, except?.id))
   }
 
   /** Presence of the users among ids that exist and that viewer may see, in the order asked. */

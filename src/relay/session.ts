@@ -78,8 +78,8 @@ export class Session {
     const connection = new Connection(principal.id, this.socket, relay.store, relay.config.ws.maxBufferedBytes, relay.log)
     this.connection = connection
     this.extend(connection, principal)
-    relay.register(connection)
     try {
+      await relay.register(connection)
       const state = await relay.store.streamState(principal.id)
       connection.send(JSON.stringify({ type: 'ready', userId: principal.id, connectionId: connection.id, lastSeq: state.lastSeq, ackedSeq: state.ackedSeq }))
       if (after === undefined) await connection.start(state.lastSeq)

@@ -1,0 +1,33 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Bus } from '../bus/bus.js'
+import { MemoryBus } from '../bus/memory.js'
+import { RedisBus } from '../bus/redis.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    bus: Bus
+  }
+}
+
+/** Cross-instance fan-out: Redis pub/sub when DUOLOG_REDIS_URL is set, else in-process. */
+async function busPlugin (fastify: FastifyInstance): Promise<void> {
+  const { config } = fastify
+  let bus: Bus
+  if (config.redisUrl !== undefined) {
+    const redis = new RedisBus({
+      url: config.redisUrl,
+      prefix: config.redisPrefix,
+      onError: (err) => { fastify.log.warn({ err: err.message }, 'redis bus') }
+    })
+    await redis.ready()
+    bus = redis
+  } else {
+    bus = new MemoryBus()
+  }
+  fastify.log.info({ bus: bus.kind }, 'bus ready')
+  fastify.decorate('bus', bus)
+  fastify.addHook('onClose', async () => { await bus.close() })
+}
+
+export default fp(busPlugin, { name: 'duolog-bus', dependencies: ['duolog-config'] })
