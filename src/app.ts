@@ -34,8 +34,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   })
   await fastify.register(openapiPlugin)
   await fastify.register(storePlugin)
-  await fastify.register(authPlugin)
   await fastify.register(busPlugin)
+  await fastify.register(authPlugin)
   await fastify.register(relayPlugin)
 
   fastify.setErrorHandler((err, request, reply) => {

@@ -1,5 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { SessionRecord, Store } from '../store/store.js'
+import type { Bus } from '../bus/bus.js'
+
+/** The bus channel on which instances tell each other which sessions ended. */
+const REVOKED_CHANNEL = 'sessions:revoked'
 
 export type RefreshResult =
   | { status: 'rotated', session: SessionRecord, refreshToken: string }
@@ -17,10 +21,21 @@ const hash = (token: string): string => createHash('sha256').update(token).diges
 export class Sessions {
   private readonly revoked = new Map<string, number>()
 
-  constructor (private readonly store: Store, private readonly accessTtlMs: number, private readonly refreshTtlMs: number) {}
+  constructor (
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly accessTtlMs: number,
+    private readonly refreshTtlMs: number
+  ) {}
 
-  /** Loads the revocations that can still matter (their access tokens are not expired yet). */
+  /**
+   * Loads the revocations that can still matter (their access tokens are not expired yet),
+   * then hears those of the other instances. The bus is at most once, so a revocation another
+   * instance makes while this one is cut off from it is only known here after a restart;
+   * the refresh token is refused everywhere regardless (that check is in the store).
+   */
   async load (): Promise<void> {
+    await this.bus.subscribe(REVOKED_CHANNEL, (payload) => { this.remember(payload.split(','), false) })
     const since = Date.now() - this.accessTtlMs
     for (const id of await this.store.revokedSessions(since)) this.revoked.set(id, Date.now())
   }
@@ -64,7 +79,9 @@ export class Sessions {
     return ids
   }
 
-  private remember (ids: string[]): void {
+  private remember (ids: string[], announce = true): void {
+    if (ids.length === 0) return
+    if (announce) void this.bus.publish(REVOKED_CHANNEL, ids.join(','))
     const now = Date.now()
     // Forget revocations older than any access token they could stop.
     for (const [id, at] of this.revoked) if (at < now - this.accessTtlMs * 2) this.revoked.delete(id)

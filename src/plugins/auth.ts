@@ -91,7 +91,7 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
     verify: { algorithms: ['HS256'], allowedIss: ISSUER, allowedAud: AUDIENCE, clockTolerance: config.clockToleranceSeconds * 1000 }
   })
 
-  const sessions = new Sessions(fastify.store, config.accessTokenTtlSeconds * 1000, config.refreshTokenTtlSeconds * 1000)
+  const sessions = new Sessions(fastify.store, fastify.bus, config.accessTokenTtlSeconds * 1000, config.refreshTokenTtlSeconds * 1000)
   await sessions.load()
 
   const sign = (claims: TokenClaims): IssuedToken =>
@@ -141,4 +141,4 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(authPlugin, { name: 'duolog-auth', dependencies: ['duolog-config', 'duolog-store'] })
+export default fp(authPlugin, { name: 'duolog-auth', dependencies: ['duolog-config', 'duolog-store', 'duolog-bus'] })
