@@ -15,6 +15,9 @@ import type { Bus } from '../bus/bus.js'
 import type { StoredMessage } from '../store/store.js'
 import { MAX_WATCHES, PresenceHub } from './presence.js'
 
+/** How long a new connection waits for its user's bus subscription before going on anyway. */
+const SUBSCRIBE_WAIT_MS = 1000
+
 export interface PresenceInfo {
   userId: string
   online: boolean
@@ -65,7 +68,13 @@ export class Relay {
     if (!this.registry.add(connection)) return
     this.presenceHub.connected(connection.userId)
     const userId = connection.userId
-    await this.bus.subscribe(userChannel(userId), (payload) => { this.onEvent(userId, payload) })
+    const subscribed = this.bus.subscribe(userChannel(userId), (payload) => { this.onEvent(userId, payload) })
+      .catch((err: unknown) => { this.log.warn({ err, userId }, 'subscribing failed') })
+    // With the bus down, do not hold the connection: the subscription completes when it is
+    // back, and the connection reads what it missed from the store at its next entry.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([subscribed, new Promise((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS) })])
+    clearTimeout(timer)
   }
 
   unregister (connection: Connection): void {
