@@ -64,3 +64,18 @@ if (databaseUrl !== undefined && redis !== undefined) {
     t.match(await api(two, 'GET', '/v1/sync', { token: login.body.accessToken }), { status: 401 }, 'the other instance heard of it')
   })
 }
+
+if (redis !== undefined) {
+  t.test('with Redis unreachable, sends are still stored and acknowledged, and reach recipients on their next sync', async (t) => {
+    // Nothing listens on port 1: the bus never connects.
+    const server = await startServer(t, { DUOLOG_REDIS_URL: 'redis://127.0.0.1:1' })
+    const [alice, bob] = await users(server, 'alice', 'bob')
+    const a = await Client.connect(server, alice)
+    a.send({ type: 'send', to: 'bob', content: 'while redis is down', clientMsgId: 'r1' })
+    t.match(await a.next('sent'), { seq: 1 }, 'acknowledged once stored')
+    t.match(await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'over http too' } }), { status: 201 })
+    const b = await Client.connect(server, bob, { after: 0 })
+    t.same([(await b.next('message')).content, (await b.next('message')).content], ['while redis is down', 'over http too'])
+    t.match(await b.next(), { type: 'synced', upTo: 2 })
+  })
+}

@@ -35,7 +35,8 @@ export class Sessions {
    * the refresh token is refused everywhere regardless (that check is in the store).
    */
   async load (): Promise<void> {
-    await this.bus.subscribe(REVOKED_CHANNEL, (payload) => { this.remember(payload.split(','), false) })
+    // Not awaited: with the bus down, start anyway; the subscription completes when it is back.
+    this.bus.subscribe(REVOKED_CHANNEL, (payload) => { this.remember(payload.split(','), false) }).catch(() => {})
     const since = Date.now() - this.accessTtlMs
     for (const id of await this.store.revokedSessions(since)) this.revoked.set(id, Date.now())
   }

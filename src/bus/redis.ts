@@ -68,6 +68,10 @@ export class RedisBus implements Bus {
 
   async close (): Promise<void> {
     this.handlers.clear()
-    await Promise.allSettled([this.publisher.quit(), this.subscriber.quit()])
+    // quit() waits for Redis to answer; a connection that is not up is just dropped.
+    await Promise.allSettled([this.publisher, this.subscriber].map(async (connection) => {
+      if (connection.status === 'ready') await connection.quit()
+      else connection.disconnect()
+    }))
   }
 }

@@ -20,7 +20,9 @@ async function busPlugin (fastify: FastifyInstance): Promise<void> {
       prefix: config.redisPrefix,
       onError: (err) => { fastify.log.warn({ err: err.message }, 'redis bus') }
     })
-    await redis.ready()
+    // Not awaited: with Redis down, duolog still starts and stores sends; fan-out between
+    // instances resumes when Redis answers (the connections retry by themselves).
+    redis.ready().then(() => { fastify.log.info('redis bus connected') }, () => {})
     bus = redis
   } else {
     bus = new MemoryBus()
