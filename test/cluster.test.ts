@@ -1,21 +1,13 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { Client, api, startServer, users, type TestServer } from './helpers.js'
-import { postgresUrl, redisUrl } from './services.js'
+import { postgresUrl, redisUrl, schemaForTest } from './services.js'
 
 const databaseUrl = postgresUrl()
 const redis = redisUrl()
 if (databaseUrl !== undefined && redis !== undefined) {
   /** Instances sharing one PostgreSQL schema and one Redis prefix: a cluster. */
   async function cluster (t: Parameters<typeof startServer>[0] & { teardown: (fn: () => unknown) => void }, size: number): Promise<TestServer[]> {
-    const schema = `duolog_test_${randomBytes(6).toString('hex')}`
-    t.teardown(async () => {
-      const client = new pg.Client({ connectionString: databaseUrl })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await client.end()
-    })
+    const schema = schemaForTest(t, databaseUrl as string)
     const env = { DUOLOG_DATABASE_URL: databaseUrl, DUOLOG_DATABASE_SCHEMA: schema, DUOLOG_REDIS_URL: redis, DUOLOG_REDIS_PREFIX: `${schema}:` }
     const servers: TestServer[] = []
     for (let i = 0; i < size; i++) servers.push(await startServer(t, env))

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+
 /**
  * External services for the suites that need them. Unset: the suite is skipped with a
  * one-line reason naming the variable. CI sets DUOLOG_REQUIRE_SERVICES=1, which turns a
@@ -14,3 +17,15 @@ function required (name: string, example: string): string | undefined {
 export const redisUrl = (): string | undefined => required('DUOLOG_TEST_REDIS_URL', 'redis://127.0.0.1:6379')
 
 export const postgresUrl = (): string | undefined => required('DUOLOG_TEST_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test')
+
+/** A fresh PostgreSQL schema name, dropped with everything in it when the test ends. */
+export function schemaForTest (t: { teardown: (fn: () => unknown) => void }, url: string): string {
+  const schema = `duolog_test_${randomBytes(6).toString('hex')}`
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await client.end()
+  })
+  return schema
+}

@@ -1,19 +1,11 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { Client, api, startServer, users } from '../helpers.js'
-import { postgresUrl } from '../services.js'
+import { postgresUrl, schemaForTest } from '../services.js'
 
 const url = postgresUrl()
 if (url !== undefined) {
   t.test('the relay on PostgreSQL (DUOLOG_DATABASE_URL): send, resume, history, receipts', async (t) => {
-    const schema = `duolog_test_${randomBytes(6).toString('hex')}`
-    t.teardown(async () => {
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await client.end()
-    })
+    const schema = schemaForTest(t, url)
     const server = await startServer(t, { DUOLOG_DATABASE_URL: url, DUOLOG_DATABASE_SCHEMA: schema })
     t.equal(server.app.store.kind, 'postgres')
     const [alice, bob] = await users(server, 'alice', 'bob')
