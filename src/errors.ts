@@ -22,7 +22,6 @@ export const Errors = {
   IdempotencyConflict: createError('idempotency_conflict', 'clientMsgId "%s" was already used for a different message', 409),
   SyncInProgress: createError('sync_in_progress', 'a sync is already running on this connection', 409),
   TooManyWatches: createError('too_many_watches', 'a connection watches at most %s users', 400),
-  PayloadTooLarge: createError('payload_too_large', 'the body is larger than %s bytes', 413),
   RateLimited: createError('rate_limited', 'too many requests, retry in %s', 429),
   StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503)
 } as const

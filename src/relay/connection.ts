@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import type { FastifyBaseLogger } from 'fastify'
-import { seqFor, type Store, type StoredMessage } from '../store/store.js'
+import { readStreamPage, seqFor, type Store, type StoredMessage } from '../store/store.js'
 import { messageFrame } from './frames.js'
 import { CloseCodes } from './close-codes.js'
 import { Errors } from '../errors.js'
@@ -113,24 +113,23 @@ export class Connection {
   async replay (after: number, limit: number): Promise<{ upTo: number, more: boolean }> {
     const wasPaused = this.mode === 'paused'
     this.mode = 'busy'
-    let page: StoredMessage[]
+    let page: { messages: StoredMessage[], more: boolean }
     try {
-      const { lastSeq } = await this.store.streamState(this.userId)
-      if (after > lastSeq) {
+      page = await readStreamPage(this.store, this.userId, after, limit)
+    } catch (err) {
+      if (err instanceof Errors.InvalidCursor) {
+        // Refused before touching the stream: carry on as before.
         if (wasPaused) this.pauseDroppingPending()
         else await this.catchUp()
-        throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
+        throw err
       }
-      page = await this.store.readStream(this.userId, after, limit + 1)
-    } catch (err) {
-      if (this.mode !== 'busy') throw err
       // The stream position is unknown now: the client must reconnect and sync.
       this.close(CloseCodes.streamError, 'stream_error')
       throw err
     }
-    const more = page.length > limit
+    const { more } = page
     this.cursor = after
-    for (const message of more ? page.slice(0, limit) : page) this.sendEntry(message)
+    for (const message of page.messages) this.sendEntry(message)
     const upTo = this.cursor
     if (more) this.pauseDroppingPending()
     else await this.catchUp()

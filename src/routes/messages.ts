@@ -4,7 +4,7 @@ import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
 import { Errors } from '../errors.js'
-import { seqFor, type StoredMessage } from '../store/store.js'
+import { readStreamPage, seqFor, type StoredMessage } from '../store/store.js'
 import { messageBody } from './bodies.js'
 import { principalOf, requireUser } from './guards.js'
 
@@ -84,11 +84,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     const me = principalOf(request).id
     const after = request.query.after ?? 0
     const limit = Math.min(request.query.limit ?? 100, config.limits.maxSyncPage)
-    const { lastSeq } = await store.streamState(me)
-    if (after > lastSeq) throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
-    const page = await store.readStream(me, after, limit + 1)
-    const more = page.length > limit
-    const shown = more ? page.slice(0, limit) : page
+    const { messages: shown, more } = await readStreamPage(store, me, after, limit)
     const last = shown[shown.length - 1]
     return {
       messages: shown.map((m) => messageBody(m, me)),

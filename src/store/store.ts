@@ -1,3 +1,5 @@
+import { Errors } from '../errors.js'
+
 /** A user account. Times are milliseconds since the epoch. */
 export interface UserRecord {
   id: string
@@ -138,6 +140,18 @@ export interface Store {
   /** Rejects when the store cannot serve requests. */
   ping (): Promise<void>
   close (): Promise<void>
+}
+
+/**
+ * A page of userId's stream after `after`: at most `limit` entries, oldest first, and whether
+ * more follow. Shared by WebSocket `sync` and GET /v1/sync. Refuses a cursor past the end.
+ */
+export async function readStreamPage (store: Store, userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[], more: boolean }> {
+  const { lastSeq } = await store.streamState(userId)
+  if (after > lastSeq) throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
+  const page = await store.readStream(userId, after, limit + 1)
+  const more = page.length > limit
+  return { messages: more ? page.slice(0, limit) : page, more }
 }
 
 /** The seq a message has in the stream of userId (one of its two parties). */
