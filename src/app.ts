@@ -10,6 +10,7 @@ import authPlugin from './plugins/auth.js'
 import relayPlugin from './plugins/relay.js'
 import websocketPlugin from './plugins/websocket.js'
 import busPlugin from './plugins/bus.js'
+import presencePlugin from './plugins/presence.js'
 import openapiPlugin from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
 import userRoutes from './routes/users.js'
@@ -35,6 +36,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(openapiPlugin)
   await fastify.register(storePlugin)
   await fastify.register(busPlugin)
+  await fastify.register(presencePlugin)
   await fastify.register(authPlugin)
   await fastify.register(relayPlugin)
 

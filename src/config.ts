@@ -37,6 +37,11 @@ export interface Config {
   presenceVisibility: PresenceVisibility
   /** How long a user stays online after their last connection closes (a reload does not flap). */
   presenceGraceMs: number
+  /**
+   * How long an instance's word that a user is online lasts without renewal (renewed every
+   * third of it): a user of an instance that dies goes offline within this plus one second.
+   */
+  presenceLeaseMs: number
   /** Requests per minute per client address on login, token and sign-up routes. */
   authRateLimit: number
   sqliteSynchronous: SqliteSynchronous
@@ -164,6 +169,7 @@ export function loadConfig (env: Env = process.env): Config {
     readReceipts: flag(env, 'DUOLOG_READ_RECEIPTS', true),
     presenceVisibility: oneOf<PresenceVisibility>(env, 'DUOLOG_PRESENCE_VISIBILITY', 'contacts', ['contacts', 'everyone', 'nobody']),
     presenceGraceMs: integer(env, 'DUOLOG_PRESENCE_GRACE_MS', 5_000, 0, 600_000),
+    presenceLeaseMs: integer(env, 'DUOLOG_PRESENCE_LEASE_MS', 15_000, 300, 600_000),
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
     sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
     limits: {

@@ -1,52 +1,121 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Bus } from '../bus/bus.js'
 import type { Connection } from './connection.js'
 import { presenceFrame } from './frames.js'
+import { decodePresence, presenceChannel, type PresenceStore, type UserPresence } from '../presence/presence.js'
 
 export const MAX_WATCHES = 100
 
+/** The longest a swept lease waits for another instance to notice: the sweep period's cap. */
+const MAX_SWEEP_MS = 1000
+
+export interface TrackerOptions {
+  leaseMs: number
+  graceMs: number
+  /** This instance's connected users and their connection counts, for lease renewal. */
+  localUsers: () => Iterable<[string, number]>
+  /** A user went offline because an instance's lease on them ran out (the instance died). */
+  onExpired: (userId: string, lastSeen: number) => void
+  log: FastifyBaseLogger
+}
+
 /**
- * Presence events of this process: who watches whom, and the grace period after a user's
- * last connection closes, during which the user still counts as online (so that a page
- * reload does not flap). Guarantee: at most once, live only; `watch` always answers with
- * the current state first, so a client that reconnects is up to date again.
+ * This instance's side of presence: tells the shared PresenceStore when a user's connections
+ * here come and go, keeps the grace period after the last one closes (a reload, even onto
+ * another instance, does not flap), renews its leases and sweeps those of dead instances.
+ * Calls to the store go out in order; one that fails (Redis down) is logged, and the next
+ * renewal puts this instance's leases back.
  */
-export class PresenceHub {
-  private readonly watchers = new Map<string, Set<Connection>>()
-  private readonly leaving = new Map<string, NodeJS.Timeout>()
+export class PresenceTracker {
+  readonly instance = randomUUID()
+  private readonly lingering = new Map<string, NodeJS.Timeout>()
+  private readonly timers: NodeJS.Timeout[]
 
-  constructor (private readonly graceMs: number) {}
+  constructor (private readonly store: PresenceStore, private readonly options: TrackerOptions) {
+    const renew = Math.floor(options.leaseMs / 3)
+    this.timers = [
+      setInterval(() => { this.refresh() }, renew),
+      setInterval(() => { this.sweep() }, Math.min(MAX_SWEEP_MS, renew))
+    ]
+    for (const timer of this.timers) timer.unref()
+  }
 
-  /** A user's first connection: online, unless they were only reloading. */
-  connected (userId: string): void {
-    const timer = this.leaving.get(userId)
-    if (timer !== undefined) {
-      clearTimeout(timer)
-      this.leaving.delete(userId)
+  /** A connection of userId opened here; `count` is how many the user now has here. */
+  connected (userId: string, count: number): void {
+    clearTimeout(this.lingering.get(userId))
+    this.lingering.delete(userId)
+    const now = Date.now()
+    this.run(this.store.connect(this.instance, userId, count, now, now + this.options.leaseMs), userId)
+  }
+
+  /** A connection of userId closed here; `count` is how many are left. */
+  disconnected (userId: string, count: number): void {
+    const now = Date.now()
+    if (count > 0) {
+      this.run(this.store.connect(this.instance, userId, count, now, now + this.options.leaseMs), userId)
       return
     }
-    this.publish(userId, presenceFrame(userId, true, new Date().toISOString()))
+    this.run(this.store.linger(this.instance, userId, now, now + this.options.graceMs), userId)
+    const timer = setTimeout(() => {
+      this.lingering.delete(userId)
+      this.run(this.store.leave(this.instance, userId, Date.now()), userId)
+    }, this.options.graceMs)
+    timer.unref()
+    this.lingering.set(userId, timer)
   }
 
-  /** A user's last connection closed: offline after the grace period. */
-  disconnected (userId: string): void {
-    const lastSeen = new Date().toISOString()
-    clearTimeout(this.leaving.get(userId))
-    this.leaving.set(userId, setTimeout(() => {
-      this.leaving.delete(userId)
-      this.publish(userId, presenceFrame(userId, false, lastSeen))
-    }, this.graceMs))
+  async state (userIds: readonly string[]): Promise<Map<string, UserPresence>> {
+    return await this.store.state(userIds, Date.now())
   }
 
-  /** Still online for presence purposes (inside the grace period). */
-  lingering (userId: string): boolean {
-    return this.leaving.has(userId)
+  private refresh (): void {
+    const now = Date.now()
+    this.run(this.store.refresh(this.instance, [...this.options.localUsers()], now, now + this.options.leaseMs))
   }
 
-  watch (connection: Connection, userId: string): boolean {
+  private sweep (): void {
+    this.store.sweep(Date.now()).then((offline) => {
+      for (const { userId, lastSeen } of offline) this.options.onExpired(userId, lastSeen)
+    }, (err: unknown) => { this.options.log.warn({ err }, 'presence sweep failed') })
+  }
+
+  private run (call: Promise<void>, userId?: string): void {
+    call.catch((err: unknown) => { this.options.log.warn({ err, userId }, 'presence update failed') })
+  }
+
+  /**
+   * Stops renewing. Users still connected here linger (the sockets are closing with
+   * server_shutdown and their clients reconnect elsewhere); other instances sweep what is left.
+   */
+  close (): void {
+    for (const timer of this.timers) clearInterval(timer)
+    for (const timer of this.lingering.values()) clearTimeout(timer)
+    this.lingering.clear()
+  }
+}
+
+/**
+ * Who watches whom among this instance's connections. The instance subscribes to a user's
+ * presence channel on the first local watcher and unsubscribes after the last, and passes
+ * each event to every local watcher.
+ */
+export class PresenceWatchers {
+  private readonly watchers = new Map<string, Set<Connection>>()
+
+  constructor (private readonly bus: Bus, private readonly log: FastifyBaseLogger) {}
+
+  /** false when the connection already watches the most it may. */
+  async watch (connection: Connection, userId: string): Promise<boolean> {
     if (connection.watching.has(userId)) return true
     if (connection.watching.size >= MAX_WATCHES) return false
     connection.watching.add(userId)
     let set = this.watchers.get(userId)
-    if (set === undefined) this.watchers.set(userId, set = new Set())
+    if (set === undefined) {
+      this.watchers.set(userId, set = new Set())
+      await this.bus.subscribe(presenceChannel(userId), (payload) => { this.onEvent(userId, payload) })
+        .catch((err: unknown) => { this.log.warn({ err, userId }, 'subscribing to presence failed') })
+    }
     set.add(connection)
     return true
   }
@@ -56,7 +125,10 @@ export class PresenceHub {
     const set = this.watchers.get(userId)
     if (set === undefined) return
     set.delete(connection)
-    if (set.size === 0) this.watchers.delete(userId)
+    if (set.size > 0) return
+    this.watchers.delete(userId)
+    this.bus.unsubscribe(presenceChannel(userId))
+      .catch((err: unknown) => { this.log.warn({ err, userId }, 'unsubscribing from presence failed') })
   }
 
   /** The connection closed: forget its watches. */
@@ -64,12 +136,10 @@ export class PresenceHub {
     for (const userId of [...connection.watching]) this.unwatch(connection, userId)
   }
 
-  close (): void {
-    for (const timer of this.leaving.values()) clearTimeout(timer)
-    this.leaving.clear()
-  }
-
-  private publish (userId: string, frame: string): void {
+  private onEvent (userId: string, payload: string): void {
+    const event = decodePresence(payload)
+    if (event === undefined) return
+    const frame = presenceFrame(userId, event.online, new Date(event.at).toISOString())
     for (const connection of this.watchers.get(userId) ?? []) connection.send(frame)
   }
 }

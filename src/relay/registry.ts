@@ -40,6 +40,11 @@ export class Registry {
     return this.byUser.get(userId)?.size ?? 0
   }
 
+  /** Each connected user with their number of connections here. */
+  * users (): IterableIterator<[string, number]> {
+    for (const [userId, set] of this.byUser) yield [userId, set.size]
+  }
+
   get size (): number {
     return this.total
   }

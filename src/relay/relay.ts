@@ -13,7 +13,8 @@ import { messageFrame, presenceFrame, receiptFrame, sentFrame, typingFrame } fro
 import { decodeEvent, encodeEntry, encodeKick, encodeTransient, userChannel } from './events.js'
 import type { Bus } from '../bus/bus.js'
 import type { StoredMessage } from '../store/store.js'
-import { MAX_WATCHES, PresenceHub } from './presence.js'
+import { MAX_WATCHES, PresenceTracker, PresenceWatchers } from './presence.js'
+import type { PresenceStore, UserPresence } from '../presence/presence.js'
 
 /** How long a new connection waits for its user's bus subscription before going on anyway. */
 const SUBSCRIBE_WAIT_MS = 1000
@@ -33,7 +34,8 @@ export interface PresenceInfo {
 export class Relay {
   readonly registry = new Registry()
   readonly delivery: Delivery
-  readonly presenceHub: PresenceHub
+  readonly presenceTracker: PresenceTracker
+  readonly presenceWatchers: PresenceWatchers
   private readonly heartbeat: NodeJS.Timeout
 
   constructor (
@@ -41,10 +43,18 @@ export class Relay {
     readonly store: Store,
     readonly tokens: Tokens,
     readonly log: FastifyBaseLogger,
-    readonly bus: Bus
+    readonly bus: Bus,
+    presenceStore: PresenceStore
   ) {
     this.delivery = new Delivery(store, (message, origin) => { this.fanOut(message, origin) }, config.limits.maxContentLength, log)
-    this.presenceHub = new PresenceHub(config.presenceGraceMs)
+    this.presenceTracker = new PresenceTracker(presenceStore, {
+      leaseMs: config.presenceLeaseMs,
+      graceMs: config.presenceGraceMs,
+      localUsers: () => this.registry.users(),
+      onExpired: (userId, lastSeen) => { this.recordLastSeen(userId, lastSeen) },
+      log
+    })
+    this.presenceWatchers = new PresenceWatchers(bus, log)
     this.heartbeat = setInterval(() => { this.checkHeartbeats() }, config.ws.heartbeatMs)
     this.heartbeat.unref()
   }
@@ -65,9 +75,10 @@ export class Relay {
    * end is missed).
    */
   async register (connection: Connection): Promise<void> {
-    if (!this.registry.add(connection)) return
-    this.presenceHub.connected(connection.userId)
     const userId = connection.userId
+    const first = this.registry.add(connection)
+    this.presenceTracker.connected(userId, this.registry.count(userId))
+    if (!first) return
     const subscribed = this.bus.subscribe(userChannel(userId), (payload) => { this.onEvent(userId, payload) })
       .catch((err: unknown) => { this.log.warn({ err, userId }, 'subscribing failed') })
     // With the bus down, do not hold the connection: the subscription completes when it is
@@ -78,16 +89,22 @@ export class Relay {
   }
 
   unregister (connection: Connection): void {
-    this.presenceHub.forget(connection)
-    if (this.registry.remove(connection)) {
-      this.bus.unsubscribe(userChannel(connection.userId)).catch((err: unknown) => {
-        this.log.warn({ err, userId: connection.userId }, 'unsubscribing failed')
+    const userId = connection.userId
+    this.presenceWatchers.forget(connection)
+    const last = this.registry.remove(connection)
+    this.presenceTracker.disconnected(userId, this.registry.count(userId))
+    if (last) {
+      this.bus.unsubscribe(userChannel(userId)).catch((err: unknown) => {
+        this.log.warn({ err, userId }, 'unsubscribing failed')
       })
-      this.presenceHub.disconnected(connection.userId)
-      this.store.setLastSeen(connection.userId, Date.now()).catch((err: unknown) => {
-        this.log.warn({ err, userId: connection.userId }, 'recording lastSeen failed')
-      })
+      this.recordLastSeen(userId, Date.now())
     }
+  }
+
+  private recordLastSeen (userId: string, at: number): void {
+    this.store.setLastSeen(userId, at).catch((err: unknown) => {
+      this.log.warn({ err, userId }, 'recording lastSeen failed')
+    })
   }
 
   /**
@@ -110,14 +127,16 @@ export class Relay {
   async watch (connection: Connection, users: readonly string[]): Promise<void> {
     const fresh = [...new Set(users)].filter((id) => !connection.watching.has(id))
     if (connection.watching.size + fresh.length > MAX_WATCHES) throw new Errors.TooManyWatches(MAX_WATCHES)
-    for (const info of await this.presence(fresh, { kind: 'user', id: connection.userId })) {
-      this.presenceHub.watch(connection, info.userId)
+    const visible = await this.visible(fresh, { kind: 'user', id: connection.userId })
+    // Subscribed before the state is read: a change after the read arrives as an event.
+    for (const id of visible.keys()) await this.presenceWatchers.watch(connection, id)
+    for (const info of await this.presenceOf(visible)) {
       connection.send(presenceFrame(info.userId, info.online, info.lastSeen))
     }
   }
 
   unwatch (connection: Connection, users: readonly string[]): void {
-    for (const id of users) this.presenceHub.unwatch(connection, id)
+    for (const id of users) this.presenceWatchers.unwatch(connection, id)
   }
 
   /**
@@ -205,22 +224,31 @@ export class Relay {
 
   /** Presence of the users among ids that exist and that viewer may see, in the order asked. */
   async presence (ids: readonly string[], viewer: { kind: 'user' | 'service', id: string }): Promise<PresenceInfo[]> {
-    const lastSeen = await this.store.lastSeen(ids)
-    const now = new Date().toISOString()
-    const result: PresenceInfo[] = []
-    for (const userId of ids) {
-      if (!lastSeen.has(userId) || !(await this.canSee(viewer, userId))) continue
-      const connections = this.registry.count(userId)
-      const seen = lastSeen.get(userId)
-      const online = connections > 0 || this.presenceHub.lingering(userId)
-      result.push({
+    return await this.presenceOf(await this.visible(ids, viewer))
+  }
+
+  /** The users among ids that exist and that viewer may see, with the lastSeen the store has. */
+  private async visible (ids: readonly string[], viewer: { kind: 'user' | 'service', id: string }): Promise<Map<string, number | null>> {
+    const known = await this.store.lastSeen(ids)
+    for (const userId of known.keys()) if (!(await this.canSee(viewer, userId))) known.delete(userId)
+    return known
+  }
+
+  private async presenceOf (lastSeen: ReadonlyMap<string, number | null>): Promise<PresenceInfo[]> {
+    const states = await this.presenceTracker.state([...lastSeen.keys()])
+    const now = Date.now()
+    return [...lastSeen].map(([userId, stored]) => {
+      const { online, connections, lastAlive } = states.get(userId) as UserPresence
+      // Offline: the newest of what the store recorded and of what a lease that ran out (not
+      // swept yet) last vouched for.
+      const seen = Math.max(stored ?? 0, lastAlive ?? 0)
+      return {
         userId,
         online,
         connections,
-        lastSeen: connections > 0 ? now : seen == null ? null : new Date(seen).toISOString()
-      })
-    }
-    return result
+        lastSeen: online && connections > 0 ? new Date(now).toISOString() : seen === 0 ? null : new Date(seen).toISOString()
+      }
+    })
   }
 
   /** Drops connections that did not answer the previous ping; pings the rest. */
@@ -238,7 +266,7 @@ export class Relay {
   /** Stops heartbeats and asks every client to reconnect (elsewhere) and sync. */
   close (): void {
     clearInterval(this.heartbeat)
-    this.presenceHub.close()
+    this.presenceTracker.close()
     for (const connection of this.registry.all()) connection.close(CloseCodes.serverShutdown, 'server_shutdown')
   }
 }

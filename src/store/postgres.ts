@@ -98,11 +98,14 @@ export class PostgresStore implements Store {
 
   async lastSeen (ids: readonly string[]): Promise<Map<string, number | null>> {
     const { rows } = await this.pool.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1)', [ids])
-    return new Map(rows.map((r) => [r.id, r.lastSeen]))
+    const byId = new Map(rows.map((r) => [r.id, r.lastSeen]))
+    const found = new Map<string, number | null>()
+    for (const id of ids) if (byId.has(id)) found.set(id, byId.get(id) ?? null)
+    return found
   }
 
   async setLastSeen (id: string, at: number): Promise<void> {
-    await this.pool.query('UPDATE users SET last_seen = $1 WHERE id = $2', [at, id])
+    await this.pool.query('UPDATE users SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [at, id])
   }
 
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {

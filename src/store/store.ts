@@ -102,7 +102,9 @@ export interface Store {
   createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>
   getUser (id: string): Promise<UserRecord | undefined>
   /** lastSeen of each known user among ids (unknown ids are absent). */
+  /** The lastSeen of each id that exists, in the order of ids. */
   lastSeen (ids: readonly string[]): Promise<Map<string, number | null>>
+  /** Moves lastSeen forward to at (never back: instances may report out of order). */
   setLastSeen (id: string, at: number): Promise<void>
   /** Stores a batch in one commit; outcomes are in the batch's order. */
   appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]>

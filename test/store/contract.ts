@@ -17,12 +17,14 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
   }
 
   t.test('users', async (t) => {
-    const store = await withUsers(t, 'alice')
+    const store = await withUsers(t, 'alice', 'bob')
     t.equal(await store.createUser({ id: 'alice', displayName: 'again', passwordHash: 'h', createdAt: 1 }), false, 'an id is taken once')
     t.match(await store.getUser('alice'), { id: 'alice', displayName: 'alice', passwordHash: null, lastSeen: null })
     t.equal(await store.getUser('nobody'), undefined)
     await store.setLastSeen('alice', 1234)
     t.same([...(await store.lastSeen(['alice', 'nobody']))], [['alice', 1234]])
+    await store.setLastSeen('alice', 1000)
+    t.same([...(await store.lastSeen(['bob', 'alice']))], [['bob', null], ['alice', 1234]], 'never moved back; in the order asked')
   })
 
   t.test('append assigns dense seqs in both streams, in batch order', async (t) => {

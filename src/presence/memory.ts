@@ -1,0 +1,109 @@
+import { encodePresence, presenceChannel, type PresenceStore, type UserPresence } from './presence.js'
+
+interface Entry {
+  /** Connections on the instance; 0 while lingering after the last one closed. */
+  count: number
+  /** When the instance last vouched for the user. */
+  aliveAt: number
+  expiresAt: number
+}
+
+/**
+ * The embedded default: presence in this process's memory. The same algorithm as the Redis
+ * store (and the same contract suite, test/presence/contract.ts), with events published on
+ * the in-process bus. One object is the shared state of every instance that uses it.
+ */
+export class MemoryPresence implements PresenceStore {
+  readonly kind = 'memory'
+  /** userId -> instance -> entry */
+  private readonly users = new Map<string, Map<string, Entry>>()
+
+  constructor (private readonly publish: (channel: string, payload: string) => void) {}
+
+  private othersLive (userId: string, instance: string | undefined, now: number): boolean {
+    for (const [holder, entry] of this.users.get(userId) ?? []) {
+      if (holder !== instance && entry.expiresAt > now) return true
+    }
+    return false
+  }
+
+  private entries (userId: string): Map<string, Entry> {
+    let entries = this.users.get(userId)
+    if (entries === undefined) this.users.set(userId, entries = new Map())
+    return entries
+  }
+
+  /** No live entry left: drop the expired ones and publish offline at the newest lastSeen. */
+  private settle (userId: string, now: number, seen: number): number | undefined {
+    const entries = this.users.get(userId)
+    for (const entry of entries?.values() ?? []) {
+      if (entry.expiresAt > now) return undefined
+      seen = Math.max(seen, entry.aliveAt)
+    }
+    this.users.delete(userId)
+    this.publish(presenceChannel(userId), encodePresence(false, seen))
+    return seen
+  }
+
+  async connect (instance: string, userId: string, count: number, now: number, expiresAt: number): Promise<void> {
+    const wasOnline = this.othersLive(userId, undefined, now)
+    this.entries(userId).set(instance, { count, aliveAt: now, expiresAt })
+    if (!wasOnline) this.publish(presenceChannel(userId), encodePresence(true, now))
+  }
+
+  async linger (instance: string, userId: string, now: number, expiresAt: number): Promise<void> {
+    this.entries(userId).set(instance, { count: 0, aliveAt: now, expiresAt })
+  }
+
+  async leave (instance: string, userId: string, now: number): Promise<void> {
+    const entry = this.users.get(userId)?.get(instance)
+    if (entry === undefined || entry.count !== 0) return
+    this.users.get(userId)?.delete(instance)
+    this.settle(userId, now, entry.aliveAt)
+  }
+
+  async refresh (instance: string, users: ReadonlyArray<readonly [string, number]>, now: number, expiresAt: number): Promise<void> {
+    for (const [userId, count] of users) {
+      const entries = this.entries(userId)
+      const back = entries.get(instance) === undefined && !this.othersLive(userId, instance, now)
+      entries.set(instance, { count, aliveAt: now, expiresAt })
+      if (back) this.publish(presenceChannel(userId), encodePresence(true, now))
+    }
+  }
+
+  async sweep (now: number): Promise<Array<{ userId: string, lastSeen: number }>> {
+    const offline: Array<{ userId: string, lastSeen: number }> = []
+    for (const [userId, entries] of [...this.users]) {
+      let seen = 0
+      for (const [instance, entry] of [...entries]) {
+        if (entry.expiresAt > now) continue
+        entries.delete(instance)
+        seen = Math.max(seen, entry.aliveAt)
+      }
+      if (seen === 0) continue
+      const lastSeen = this.settle(userId, now, seen)
+      if (lastSeen !== undefined) offline.push({ userId, lastSeen })
+    }
+    return offline
+  }
+
+  async state (userIds: readonly string[], now: number): Promise<Map<string, UserPresence>> {
+    const result = new Map<string, UserPresence>()
+    for (const userId of userIds) {
+      let online = false
+      let connections = 0
+      let lastAlive: number | null = null
+      for (const entry of this.users.get(userId)?.values() ?? []) {
+        if (entry.expiresAt > now) {
+          online = true
+          connections += entry.count
+        }
+        lastAlive = Math.max(lastAlive ?? 0, entry.aliveAt)
+      }
+      result.set(userId, { online, connections, lastAlive })
+    }
+    return result
+  }
+
+  async close (): Promise<void> {}
+}
