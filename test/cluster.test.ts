@@ -1,38 +1,61 @@
 import t from 'tap'
-import { Client, api, startServer, users, type TestServer } from './helpers.js'
-import { postgresUrl, redisUrl, schemaForTest } from './services.js'
+import type { Test } from 'tap'
+import { Client, JWT_SECRET, SERVICE_ID, SERVICE_SECRET, api, eventually, sleep, startServer, tempDir, users, type TestServer } from './helpers.js'
+import { exitOf, listening, spawnServer } from './process.js'
+import { postgresUrl, privateRedis, redisUrl, schemaForTest } from './services.js'
+import type { Env } from '../src/config.js'
 
 const databaseUrl = postgresUrl()
 const redis = redisUrl()
 if (databaseUrl !== undefined && redis !== undefined) {
-  /** Instances sharing one PostgreSQL schema and one Redis prefix: a cluster. */
-  async function cluster (t: Parameters<typeof startServer>[0] & { teardown: (fn: () => unknown) => void }, size: number): Promise<TestServer[]> {
+  /** The environment of one cluster: one PostgreSQL schema and one Redis prefix. */
+  function clusterEnv (t: Test, overrides: Env = {}): Env {
     const schema = schemaForTest(t, databaseUrl as string)
-    const env = { DUOLOG_DATABASE_URL: databaseUrl, DUOLOG_DATABASE_SCHEMA: schema, DUOLOG_REDIS_URL: redis, DUOLOG_REDIS_PREFIX: `${schema}:` }
-    const servers: TestServer[] = []
-    for (let i = 0; i < size; i++) servers.push(await startServer(t, env))
-    return servers
+    return {
+      DUOLOG_DATABASE_URL: databaseUrl,
+      DUOLOG_DATABASE_SCHEMA: schema,
+      DUOLOG_REDIS_URL: redis,
+      DUOLOG_REDIS_PREFIX: `${schema}:`,
+      DUOLOG_PRESENCE_VISIBILITY: 'everyone',
+      ...overrides
+    }
   }
 
+  /** Three instances in this process, behind no load balancer: each test picks the instance per client. */
+  async function cluster (t: Test, overrides: Env = {}): Promise<[TestServer, TestServer, TestServer]> {
+    const env = clusterEnv(t, overrides)
+    return [await startServer(t, env), await startServer(t, env), await startServer(t, env)]
+  }
+
+  /** Reads frames until `count` messages came (stream entries of the device), in arrival order. */
+  async function messages (client: Client, count: number, timeoutMs = 10_000): Promise<number[]> {
+    const seqs: number[] = []
+    while (seqs.length < count) {
+      const frame = await client.next(undefined, timeoutMs)
+      if (frame.type === 'message') seqs.push(frame.seq)
+    }
+    return seqs
+  }
+
+  const dense = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => i + from)
+
   t.test('messages, receipts and typing cross instances; every device gets its stream in order', async (t) => {
-    const [one, two] = await cluster(t, 2) as [TestServer, TestServer]
+    const [one, two, three] = await cluster(t)
     const [alice, bob] = await users(one, 'alice', 'bob')
     const aliceOnOne = await Client.connect(one, alice)
-    const aliceOnTwo = await Client.connect(two, alice)
+    const aliceOnThree = await Client.connect(three, alice)
     const bobOnTwo = await Client.connect(two, bob)
-    const bobOnOne = await Client.connect(one, bob)
+    const bobOnThree = await Client.connect(three, bob)
 
     for (let i = 1; i <= 20; i++) aliceOnOne.send({ type: 'send', to: 'bob', content: `m${i}` })
     for (let i = 1; i <= 20; i++) t.equal((await aliceOnOne.next('sent')).seq, i)
-    for (const device of [bobOnTwo, bobOnOne, aliceOnTwo]) {
-      const seqs: number[] = []
-      for (let i = 0; i < 20; i++) seqs.push((await device.next('message')).seq)
-      t.same(seqs, Array.from({ length: 20 }, (_, i) => i + 1), 'dense and in order on every device, whatever instance')
+    for (const device of [bobOnTwo, bobOnThree, aliceOnThree]) {
+      t.same(await messages(device, 20), dense(20), 'dense and in order on every device, whatever instance')
     }
     const overHttp = await api(two, 'POST', '/v1/messages', { token: bob, body: { to: 'alice', content: 'from instance two' } })
-    t.match(await aliceOnOne.next('message'), { content: 'from instance two', seq: 21 })
-    t.match(await aliceOnTwo.next('message'), { content: 'from instance two', seq: 21 })
-    for (const device of [bobOnTwo, bobOnOne]) t.match(await device.next('message'), { content: 'from instance two', seq: 21 }, 'the sender\'s devices too')
+    for (const device of [aliceOnOne, aliceOnThree, bobOnTwo, bobOnThree]) {
+      t.match(await device.next('message'), { content: 'from instance two', seq: 21 }, 'both users\' devices')
+    }
 
     bobOnTwo.send({ type: 'ack', upTo: 21 })
     t.match(await aliceOnOne.next('receipt'), { kind: 'delivered', by: 'bob' })
@@ -40,20 +63,145 @@ if (databaseUrl !== undefined && redis !== undefined) {
     t.match(await aliceOnOne.next('typing'), { from: 'bob', state: 'start' })
     aliceOnOne.send({ type: 'read', peer: 'bob', upTo: overHttp.body.id })
     t.match(await bobOnTwo.next('receipt'), { kind: 'read', by: 'alice' })
+    t.match(await bobOnThree.next('receipt'), { kind: 'read', by: 'alice' }, 'the peer\'s other device')
     // alice's second device also got the delivered receipt and the typing frame before it.
-    t.match(await aliceOnTwo.next('receipt'), { kind: 'delivered', by: 'bob' })
-    t.match(await aliceOnTwo.next('typing'), { from: 'bob' })
-    t.match(await aliceOnTwo.next('receipt'), { kind: 'read', by: 'alice', peer: 'bob' }, 'the reader\'s device on the other instance')
+    t.match(await aliceOnThree.next('receipt'), { kind: 'delivered', by: 'bob' })
+    t.match(await aliceOnThree.next('typing'), { from: 'bob' })
+    t.match(await aliceOnThree.next('receipt'), { kind: 'read', by: 'alice', peer: 'bob' }, 'the reader\'s device on another instance')
   })
 
-  t.test('a logout on one instance closes the session\'s sockets and refuses its token on the other', async (t) => {
-    const [one, two] = await cluster(t, 2) as [TestServer, TestServer]
+  t.test('a logout on one instance closes the session\'s sockets on the others and refuses its token', async (t) => {
+    const [one, two, three] = await cluster(t)
     await api(one, 'POST', '/v1/users', { body: { id: 'carol', password: 'carol-password' } })
     const login = await api(two, 'POST', '/v1/auth/login', { body: { id: 'carol', password: 'carol-password' } })
-    const socket = await Client.connect(two, login.body.accessToken)
+    const onTwo = await Client.connect(two, login.body.accessToken)
+    const onThree = await Client.connect(three, login.body.accessToken)
     t.match(await api(one, 'POST', '/v1/auth/logout', { token: login.body.accessToken }), { status: 204 })
-    t.same(await socket.closed, { code: 4503, reason: 'logged_out' })
-    t.match(await api(two, 'GET', '/v1/sync', { token: login.body.accessToken }), { status: 401 }, 'the other instance heard of it')
+    t.same(await onTwo.closed, { code: 4503, reason: 'logged_out' })
+    t.same(await onThree.closed, { code: 4503, reason: 'logged_out' })
+    t.match(await api(three, 'GET', '/v1/sync', { token: login.body.accessToken }), { status: 401 }, 'the other instances heard of it')
+  })
+
+  t.test('presence across instances: one online, connections counted everywhere, a reload elsewhere does not flap', async (t) => {
+    const [one, two, three] = await cluster(t, { DUOLOG_PRESENCE_GRACE_MS: '500' })
+    const [alice, bob] = await users(one, 'alice', 'bob')
+    const watcher = await Client.connect(one, alice)
+    watcher.send({ type: 'watch', users: ['bob'] })
+    t.same(await watcher.next('presence'), { type: 'presence', userId: 'bob', online: false, lastSeen: null })
+
+    const onTwo = await Client.connect(two, bob)
+    t.match(await watcher.next('presence'), { userId: 'bob', online: true })
+    const onThree = await Client.connect(three, bob)
+    t.match(await api(one, 'GET', '/v1/presence/bob', { token: alice }), { body: { online: true, connections: 2 } }, 'connections on every instance')
+    await onTwo.close()
+    await onThree.close()
+    const reloaded = await Client.connect(one, bob)
+    await sleep(900)
+    t.same(await watcher.drain(), [], 'last connection closed on two instances, back on a third within the grace: no flap')
+
+    const closedAt = Date.now()
+    await reloaded.close()
+    const offline = await watcher.next('presence', 5000)
+    t.match(offline, { userId: 'bob', online: false })
+    t.ok(Date.now() - closedAt >= 450, 'offline only after the grace')
+    t.ok(Math.abs(Date.parse(offline.lastSeen) - closedAt) < 300, 'lastSeen is when the last connection closed')
+    const got = await api(three, 'GET', '/v1/presence/bob', { token: alice })
+    t.match(got.body, { online: false, connections: 0, lastSeen: offline.lastSeen }, 'every instance agrees')
+  })
+
+  t.test('a Redis restart mid-traffic: every send acknowledged, every stream dense and in order after a resync', async (t) => {
+    const privately = await privateRedis(t)
+    const [one, two, three] = await cluster(t, { DUOLOG_REDIS_URL: privately.url })
+    const [alice, bob] = await users(one, 'alice', 'bob')
+    const sender = await Client.connect(one, alice)
+    const aliceElsewhere = await Client.connect(three, alice)
+    const bobs = [await Client.connect(two, bob), await Client.connect(three, bob)]
+    const total = 300
+    const sentSeqs: number[] = []
+    for (let i = 1; i <= total; i++) {
+      sender.send({ type: 'send', to: 'bob', content: `m${i}`, clientMsgId: `c${i}` })
+      if (i % 10 === 0) {
+        while (sentSeqs.length < i) {
+          const frame = await sender.next(undefined, 10_000)
+          if (frame.type === 'sent') sentSeqs.push(frame.seq)
+        }
+      }
+      if (i === 100) await privately.stop()
+      if (i === 200) await privately.start()
+      await sleep(5)
+    }
+    t.same(sentSeqs, dense(total), 'every send acknowledged (stored) in order, Redis down or not')
+
+    // Whatever the bus lost, a device catches up by asking from the last seq it has.
+    for (const device of [...bobs, aliceElsewhere]) {
+      await sleep(300)
+      const got = (await device.drain()).filter((f) => f.type === 'message').map((f) => f.seq)
+      device.send({ type: 'sync', after: got.at(-1) ?? 0 })
+      for (;;) {
+        const frame = await device.next(undefined, 10_000)
+        if (frame.type === 'message') got.push(frame.seq)
+        if (frame.type === 'synced' && frame.upTo === total) break
+      }
+      t.same(got, dense(total), 'no gap, no duplicate, in order')
+    }
+    // Live again: the instances resubscribed by themselves.
+    await eventually(async () => {
+      await api(two, 'POST', '/v1/messages', { token: bob, body: { to: 'alice', content: 'live again' } })
+      return sender.unread().some((f) => f.type === 'message' && f.content === 'live again')
+    }, 10_000)
+    t.pass('live delivery across instances after the restart')
+  })
+
+  t.test('an instance killed with SIGKILL: its users go offline within the lease; clients resume elsewhere with no loss', async (t) => {
+    const lease = 3000
+    const env = clusterEnv(t, { DUOLOG_PRESENCE_LEASE_MS: String(lease), DUOLOG_PRESENCE_GRACE_MS: '200' })
+    const one = await startServer(t, env)
+    const two = await startServer(t, env)
+    const child = spawnServer({
+      ...env,
+      PORT: '0',
+      DUOLOG_DATA_DIR: tempDir(),
+      DUOLOG_JWT_SECRET: JWT_SECRET,
+      DUOLOG_SERVICE_CLIENTS: `${SERVICE_ID}:${SERVICE_SECRET}`,
+      DUOLOG_LOG_LEVEL: 'info'
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    const doomed = (await listening(child)).replace('http:', 'ws:') + '/v1/ws'
+    const [alice, bob, carol] = await users(one, 'alice', 'bob', 'carol')
+    const watcher = await Client.connect(one, alice)
+    const bobOnDoomed = await Client.connect(doomed, bob)
+    await Client.connect(doomed, carol)
+    watcher.send({ type: 'watch', users: ['bob', 'carol'] })
+    t.match([await watcher.next('presence'), await watcher.next('presence')], [{ userId: 'bob', online: true }, { userId: 'carol', online: true }])
+
+    for (let i = 1; i <= 50; i++) watcher.send({ type: 'send', to: 'bob', content: `m${i}` })
+    const before = await messages(bobOnDoomed, 20)
+    const exited = exitOf(child)
+    child.kill('SIGKILL')
+    await exited
+    const killedAt = Date.now()
+    await bobOnDoomed.closed
+    const had = [...before, ...bobOnDoomed.unread().filter((f) => f.type === 'message').map((f) => f.seq)]
+    t.same(had, dense(had.length), 'what bob had before the kill was dense')
+
+    // bob's client reconnects to another instance and resumes from the last seq it has.
+    for (let i = 51; i <= 60; i++) watcher.send({ type: 'send', to: 'bob', content: `m${i}` })
+    const bobOnTwo = await Client.connect(two, bob, { after: had.length })
+    const rest = await messages(bobOnTwo, 60 - had.length)
+    t.same([...had, ...rest], dense(60), 'no loss, no duplicate across the kill')
+
+    const frames: any[] = []
+    while (frames.length === 0 || frames.at(-1).userId !== 'carol') {
+      const frame = await watcher.next(undefined, lease + 5000)
+      if (frame.type === 'presence') frames.push(frame)
+    }
+    const offlineAfter = Date.now() - killedAt
+    t.same(frames.map((f) => [f.userId, f.online]), [['carol', false]], 'carol offline; bob, back on another instance in time, never flapped')
+    t.ok(offlineAfter <= lease + 1500, `offline within the lease (+ sweep): ${offlineAfter} ms`)
+    const lastSeen = Date.parse(frames[0].lastSeen)
+    t.ok(lastSeen <= killedAt && lastSeen >= killedAt - lease, 'lastSeen is when the dead instance last vouched for carol')
+    t.match(await api(two, 'GET', '/v1/presence/carol', { token: alice }), { body: { online: false, lastSeen: frames[0].lastSeen } })
+    t.match(await api(two, 'GET', '/v1/presence/bob', { token: alice }), { body: { online: true, connections: 1 } })
   })
 }
 

@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import pg from 'pg'
 
 /**
@@ -28,4 +31,57 @@ export function schemaForTest (t: { teardown: (fn: () => unknown) => void }, url
     await client.end()
   })
   return schema
+}
+
+export interface PrivateRedis {
+  url: string
+  /** Kills the server (SIGKILL: no goodbye to its clients) and waits for its exit. */
+  stop: () => Promise<void>
+  /** Starts it again on the same port, empty (it keeps nothing on disk), and waits until it answers. */
+  start: () => Promise<void>
+}
+
+/**
+ * A redis-server of the test's own on a free port, for tests that restart Redis: the shared
+ * one serves suites running at the same time, which must not see it go away.
+ */
+export async function privateRedis (t: { teardown: (fn: () => unknown) => void }): Promise<PrivateRedis> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const stop = async (): Promise<void> => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+  const start = async (): Promise<void> => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const deadline = Date.now() + 5000
+    while (!(await answers(port))) {
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${port}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  t.teardown(stop)
+  await start()
+  return { url: `redis://127.0.0.1:${port}`, stop, start }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+async function answers (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.write('PING\r\n') })
+    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
+    socket.once('error', () => { resolve(false) })
+  })
 }

@@ -17,6 +17,8 @@ export class MemoryPresence implements PresenceStore {
   readonly kind = 'memory'
   /** userId -> instance -> entry */
   private readonly users = new Map<string, Map<string, Entry>>()
+  /** lastSeen of each user's last offline transition. */
+  private readonly seen = new Map<string, number>()
 
   constructor (private readonly publish: (channel: string, payload: string) => void) {}
 
@@ -41,6 +43,7 @@ export class MemoryPresence implements PresenceStore {
       seen = Math.max(seen, entry.aliveAt)
     }
     this.users.delete(userId)
+    this.seen.set(userId, seen)
     this.publish(presenceChannel(userId), encodePresence(false, seen))
     return seen
   }
@@ -92,7 +95,7 @@ export class MemoryPresence implements PresenceStore {
     for (const userId of userIds) {
       let online = false
       let connections = 0
-      let lastAlive: number | null = null
+      let lastAlive = this.seen.get(userId) ?? null
       for (const entry of this.users.get(userId)?.values() ?? []) {
         if (entry.expiresAt > now) {
           online = true

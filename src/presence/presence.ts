@@ -31,7 +31,7 @@ export interface UserPresence {
   online: boolean
   /** Open connections over every instance. */
   connections: number
-  /** The newest time an instance last vouched for the user (ms); null if none holds an entry. */
+  /** The newest time an instance last vouched for the user (ms), also after they went offline; null if unknown. */
   lastAlive: number | null
 }
 

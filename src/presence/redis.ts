@@ -12,6 +12,8 @@ export interface RedisPresenceOptions {
  * Keys (one Redis, not Redis Cluster: the scripts name keys they compute):
  *   <prefix>presence:leases      ZSET  member "<instance>|<userId>", score = lease end (ms)
  *   <prefix>presence:u:<userId>  HASH  field <instance> = "<connections>:<aliveAt ms>"
+ *   <prefix>presence:seen:<userId>  STRING  lastSeen (ms) of the last offline transition, kept a day:
+ *                                 it answers `state` until the store has the same lastSeen
  * Every change runs as one script, so two instances never both decide a transition, and the
  * event is published (PUBLISH inside the script) in the order the transitions happened.
  */
@@ -45,6 +47,7 @@ local function settle (user, now, seen)
     redis.call('ZREM', leases, entries[i] .. '|' .. user)
   end
   redis.call('DEL', key)
+  redis.call('SET', prefix .. 'presence:seen:' .. user, string.format('%d', seen), 'PX', 86400000)
   publish(user, false, seen)
   return seen
 end
@@ -110,7 +113,7 @@ local out = {}
 for i = 3, #ARGV do
   local user = ARGV[i]
   local entries = redis.call('HGETALL', userKey(user))
-  local online, connections, alive = 0, 0, -1
+  local online, connections, alive = 0, 0, tonumber(redis.call('GET', prefix .. 'presence:seen:' .. user) or '-1')
   for j = 1, #entries, 2 do
     local score = redis.call('ZSCORE', leases, entries[j] .. '|' .. user)
     if score and tonumber(score) > now then

@@ -49,9 +49,8 @@ export class PresenceTracker {
     this.run(this.store.connect(this.instance, userId, count, now, now + this.options.leaseMs), userId)
   }
 
-  /** A connection of userId closed here; `count` is how many are left. */
-  disconnected (userId: string, count: number): void {
-    const now = Date.now()
+  /** A connection of userId closed here at `now`; `count` is how many are left. */
+  disconnected (userId: string, count: number, now: number): void {
     if (count > 0) {
       this.run(this.store.connect(this.instance, userId, count, now, now + this.options.leaseMs), userId)
       return

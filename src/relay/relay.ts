@@ -92,12 +92,14 @@ export class Relay {
     const userId = connection.userId
     this.presenceWatchers.forget(connection)
     const last = this.registry.remove(connection)
-    this.presenceTracker.disconnected(userId, this.registry.count(userId))
+    // One time for the store's lastSeen and the presence state, so that both tell the same.
+    const now = Date.now()
+    this.presenceTracker.disconnected(userId, this.registry.count(userId), now)
     if (last) {
       this.bus.unsubscribe(userChannel(userId)).catch((err: unknown) => {
         this.log.warn({ err, userId }, 'unsubscribing failed')
       })
-      this.recordLastSeen(userId, Date.now())
+      this.recordLastSeen(userId, now)
     }
   }
 

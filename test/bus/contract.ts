@@ -5,7 +5,7 @@ import { eventually, sleep } from '../helpers.js'
 /** Several bus instances (as on several duolog instances) sharing one medium. */
 export interface BusCluster {
   node (): Promise<Bus>
-  /** Cuts every connection to the medium, as a restart of it would (media that have none omit it). */
+  /** Restarts the medium, cutting every connection to it (media that have none omit it). */
   disrupt?: () => Promise<void>
 }
 
@@ -59,7 +59,7 @@ export function busContract (t: Test, makeCluster: (t: Test) => Promise<BusClust
     t.same(got, ['echo'])
   })
 
-  t.test('after the medium drops every connection, publishing never throws and delivery resumes', async (t) => {
+  t.test('after the medium restarts, publishing never throws and delivery resumes', async (t) => {
     const cluster = await makeCluster(t)
     if (cluster.disrupt === undefined) {
       t.pass('this medium has no connections to lose')

@@ -59,7 +59,7 @@ export function presenceContract (t: Test, makeCluster: (t: Test) => Promise<Pre
     t.match((await a.state(['bob'], T0 + 300)).get('bob'), { online: true, connections: 0 }, 'online during the grace')
     await b.leave('B', 'bob', T0 + 200 + GRACE)
     t.same(await settled(events, 1), [{ online: false, at: T0 + 200 }], 'offline, lastSeen when the last connection closed')
-    t.same((await a.state(['bob'], T0 + 2000)).get('bob'), { online: false, connections: 0, lastAlive: null }, 'nothing left behind')
+    t.same((await a.state(['bob'], T0 + 2000)).get('bob'), { online: false, connections: 0, lastAlive: T0 + 200 }, 'nothing left behind but lastSeen')
   })
 
   t.test('a reload onto another instance inside the grace does not flap', async (t) => {
