@@ -108,37 +108,88 @@ export class PostgresStore implements Store {
     await this.pool.query('UPDATE users SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [at, id])
   }
 
+  /**
+   * One transaction and a fixed number of statements per batch, whatever its size: lock the
+   * users, look up retried clientMsgIds, then decide every outcome here and write the rows
+   * with one statement per table. Ids are taken after the locks, so a user's ids grow with
+   * their seqs.
+   */
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     return await this.tx(async (c) => {
       const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
-      await c.query('SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
+      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
+      const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
+      const existing = await this.retried(c, batch)
       const outcomes: AppendOutcome[] = []
-      for (const m of batch) outcomes.push(await this.appendOne(c, m))
+      const fresh: StoredMessage[] = []
+      for (const m of batch) {
+        const key = m.clientMsgId === null ? undefined : `${m.from}\n${m.clientMsgId}`
+        const earlier = key === undefined ? undefined : existing.get(key)
+        if (earlier !== undefined) {
+          outcomes.push({ status: earlier.to === m.to && earlier.content === m.content ? 'duplicate' : 'conflict', message: earlier })
+          continue
+        }
+        if (!lastSeq.has(m.from) || !lastSeq.has(m.to)) {
+          outcomes.push({ status: 'unknown_recipient' })
+          continue
+        }
+        const senderSeq = (lastSeq.get(m.from) as number) + 1
+        lastSeq.set(m.from, senderSeq)
+        const recipientSeq = (lastSeq.get(m.to) as number) + 1
+        lastSeq.set(m.to, recipientSeq)
+        const message: StoredMessage = { id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq, recipientSeq }
+        if (key !== undefined) existing.set(key, message)
+        fresh.push(message)
+        outcomes.push({ status: 'stored', message })
+      }
+      if (fresh.length > 0) await this.insert(c, fresh, lastSeq)
       return outcomes
     })
   }
 
-  private async appendOne (c: Client, m: NewMessage): Promise<AppendOutcome> {
-    if (m.clientMsgId !== null) {
-      const existing = await this.one<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.sender = $1 AND m.client_msg_id = $2`, [m.from, m.clientMsgId], c)
-      if (existing !== undefined) {
-        const same = existing.to === m.to && existing.content === m.content
-        return { status: same ? 'duplicate' : 'conflict', message: existing }
+  /** Stored messages of the batch's senders with the batch's clientMsgIds, by "sender\nclientMsgId". */
+  private async retried (c: Client, batch: readonly NewMessage[]): Promise<Map<string, StoredMessage>> {
+    const keyed = batch.filter((m) => m.clientMsgId !== null)
+    const found = new Map<string, StoredMessage>()
+    if (keyed.length === 0) return found
+    const { rows } = await c.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
+      JOIN unnest($1::text[], $2::text[]) AS k(sender, client_msg_id) ON m.sender = k.sender AND m.client_msg_id = k.client_msg_id`,
+    [keyed.map((m) => m.from), keyed.map((m) => m.clientMsgId)])
+    for (const row of rows) found.set(`${row.from}\n${row.clientMsgId as string}`, row)
+    return found
+  }
+
+  /** Writes the batch's new messages (ids filled in here), their stream entries, counters and conversations. */
+  private async insert (c: Client, fresh: StoredMessage[], lastSeq: ReadonlyMap<string, number>): Promise<void> {
+    const ids = await c.query<{ id: number }>('SELECT nextval(\'messages_id_seq\') AS id FROM generate_series(1, $1)', [fresh.length])
+    const sorted = ids.rows.map((r) => r.id).sort((a, b) => a - b)
+    fresh.forEach((m, i) => { m.id = sorted[i] as number })
+    const column = <K extends keyof StoredMessage>(key: K): Array<StoredMessage[K]> => fresh.map((m) => m[key])
+    await c.query(`INSERT INTO messages (id, sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])`,
+    [column('id'), column('from'), column('to'), column('content'), column('createdAt'), column('clientMsgId'), column('senderSeq'), column('recipientSeq')])
+    await c.query('INSERT INTO stream (user_id, seq, message_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])', [
+      [...column('from'), ...column('to')], [...column('senderSeq'), ...column('recipientSeq')], [...column('id'), ...column('id')]
+    ])
+    await c.query('UPDATE users u SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE u.id = v.id AND u.last_seq < v.seq',
+      [[...lastSeq.keys()], [...lastSeq.values()]])
+    // One row per (user, peer): an upsert may not touch a row twice in one statement.
+    const conversations = new Map<string, { user: string, peer: string, last: number, received: number }>()
+    for (const m of fresh) {
+      for (const [user, peer, received] of [[m.from, m.to, 0], [m.to, m.from, 1]] as const) {
+        const key = `${user}\n${peer}`
+        const row = conversations.get(key) ?? { user, peer, last: 0, received: 0 }
+        row.last = Math.max(row.last, m.id)
+        row.received += received
+        conversations.set(key, row)
       }
     }
-    if (await this.one('SELECT 1 FROM users WHERE id = $1', [m.to], c) === undefined) return { status: 'unknown_recipient' }
-    const next = async (userId: string): Promise<number> =>
-      (await this.one<{ seq: number }>('UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq AS seq', [userId], c))?.seq ?? 0
-    const senderSeq = await next(m.from)
-    const recipientSeq = await next(m.to)
-    const inserted = await this.one<{ id: number }>(`INSERT INTO messages (sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
-      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, [m.from, m.to, m.content, m.createdAt, m.clientMsgId, senderSeq, recipientSeq], c)
-    const id = inserted?.id as number
-    await c.query('INSERT INTO stream (user_id, seq, message_id) VALUES ($1, $2, $3), ($4, $5, $3)', [m.from, senderSeq, id, m.to, recipientSeq])
-    await c.query(`INSERT INTO conversations (user_id, peer, last_message_id, received) VALUES ($1, $2, $3, 0), ($2, $1, $3, 1)
+    const rows = [...conversations.values()]
+    await c.query(`INSERT INTO conversations (user_id, peer, last_message_id, received)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
       ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, excluded.last_message_id),
-        received = conversations.received + excluded.received`, [m.from, m.to, id])
-    return { status: 'stored', message: { id, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq, recipientSeq } }
+        received = conversations.received + excluded.received`,
+    [rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.last), rows.map((r) => r.received)])
   }
 
   async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {

@@ -50,6 +50,11 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
     t.equal(sameKeyOtherSender?.status, 'stored', 'the key is scoped to its sender')
     if (first?.status === 'stored' && again?.status === 'duplicate') t.same(again.message, first.message)
     t.equal((await store.streamState('bob')).lastSeq, 2, 'no seq taken by the retry')
+
+    const inOneBatch = await store.appendMessages([msg('alice', 'bob', 'twice', 'k2'), msg('alice', 'bob', 'twice', 'k2'), msg('alice', 'bob', 'other', 'k2')])
+    t.same(inOneBatch.map((o) => o.status), ['stored', 'duplicate', 'conflict'], 'a retry inside the same batch')
+    t.same(inOneBatch.map((o) => 'message' in o ? o.message.id : 0), Array(3).fill(inOneBatch[0] !== undefined && 'message' in inOneBatch[0] ? inOneBatch[0].message.id : -1), 'all name the stored message')
+    t.same((await store.readStream('bob', 2, 10)).map((m) => m.content), ['twice'])
   })
 
   t.test('acks only move forward', async (t) => {
