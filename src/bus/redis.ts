@@ -25,7 +25,7 @@ export class RedisBus implements Bus {
     const retryStrategy = (times: number): number => Math.min(50 * times, 2000)
     // No offline queue on the publisher: while Redis is down, a publish fails at once
     // instead of piling up (the store has the message; clients catch up from it).
-    this.publisher = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: false })
+    this.publisher = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, enableAutoPipelining: true })
     this.subscriber = new Redis(options.url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy })
     const onError = options.onError ?? (() => {})
     this.publisher.on('error', onError)
