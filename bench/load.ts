@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
 
 const mode = process.env.MODE as 'duolog' | 'bare'
-const url = process.env.WS_URL as string
+/** Client i connects to urls[i % n]: with two servers, each pair's clients are on different ones. */
+const urls = (process.env.WS_URLS as string).split(',')
 const pairs = Number(process.env.PAIRS)
 const tokens: string[] = mode === 'duolog' ? JSON.parse(readFileSync(process.env.TOKENS_FILE as string, 'utf8')) : []
 
@@ -19,7 +20,7 @@ function connect (index: number): Promise<Peer> {
   const id = `u${index}`
   const partner = `u${index % 2 === 0 ? index + 1 : index - 1}`
   const headers = mode === 'duolog' ? { authorization: `Bearer ${tokens[index]}` } : undefined
-  const ws = new WebSocket(url, { headers, perMessageDeflate: false })
+  const ws = new WebSocket(urls[index % urls.length] as string, { headers, perMessageDeflate: false })
   const send = (): void => {
     const content = `t=${performance.now()}`
     ws.send(mode === 'duolog' ? JSON.stringify({ type: 'send', to: partner, content }) : JSON.stringify({ toId: partner, content, createTime: Date.now() }))

@@ -1,10 +1,16 @@
 // npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
+// npm run bench -- --scenario cluster [--rounds N ...]
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
 // the bare `ws` relay and for duolog (every message stored before `sent`), delivered
 // messages/s, p50/p99 latency and server CPU microseconds per delivered message.
+// --scenario cluster: one duolog on SQLite, one on PostgreSQL, and two on PostgreSQL + Redis
+// with each pair's two clients on different instances (every message crosses Redis); the
+// CPU of PostgreSQL's and Redis's processes is counted too (BENCH_DATABASE_URL, BENCH_REDIS_URL).
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +24,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'string' },
+    scenario: { type: 'string', default: 'relay' },
     only: { type: 'string' },
     profile: { type: 'string' }
   }
@@ -89,35 +96,95 @@ async function makeTokens (url: string, count: number): Promise<string[]> {
   return tokens
 }
 
-interface Result { name: string, delivered: number, perSecond: number, p50: number, p99: number, cpuPerMessage: number, cpuShare: number }
+interface Result {
+  name: string
+  delivered: number
+  perSecond: number
+  p50: number
+  p99: number
+  /** duolog's (or the bare relay's) processes */
+  cpuPerMessage: number
+  cpuShare: number
+  /** PostgreSQL's and Redis's processes (cluster scenario) */
+  servicesCpuPerMessage: number
+}
 
-async function measure (name: string, mode: 'bare' | 'duolog', entry: string, env: Record<string, string>): Promise<Result> {
+interface Target {
+  name: string
+  mode: 'bare' | 'duolog'
+  entry: string
+  env: Record<string, string>
+  /** Server processes; the load generator spreads each pair's two clients over them. */
+  instances?: number
+  /** A fresh PostgreSQL schema (and Redis prefix) for the run. */
+  postgres?: boolean
+}
+
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Every process of the machine's PostgreSQL and Redis servers (their CPU counts as the cluster's). */
+function servicePids (): number[] {
+  const pids: number[] = []
+  for (const name of ['postgres', 'redis-server']) {
+    try {
+      pids.push(...execFileSync('pgrep', ['-x', name]).toString().trim().split('\n').map(Number))
+    } catch {}
+  }
+  return pids
+}
+
+function cpuOf (pids: readonly number[]): number {
+  let total = 0
+  for (const pid of pids) {
+    try { total += cpuMicros(pid) } catch {} // a PostgreSQL backend that ended meanwhile
+  }
+  return total
+}
+
+async function dropSchema (schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await client.end()
+}
+
+async function measure (target: Target): Promise<Result> {
+  const { name, mode, entry } = target
   const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
-  const server = spawnPinned(0, entry, { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', ...env })
+  const schema = `duolog_bench_${randomBytes(4).toString('hex')}`
+  const env = { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', ...target.env }
+  if (target.postgres === true) Object.assign(env, { DUOLOG_DATABASE_URL: databaseUrl, DUOLOG_DATABASE_SCHEMA: schema, DUOLOG_REDIS_PREFIX: `${schema}:` })
+  const servers: ChildProcess[] = []
   try {
-    const url = await listening(server)
+    const urls: string[] = []
+    // One after the other: the first applies the migrations.
+    for (let i = 0; i < (target.instances ?? 1); i++) {
+      const server = spawnPinned(0, entry, env)
+      servers.push(server)
+      urls.push(await listening(server))
+    }
     const tokensFile = join(work, 'tokens.json')
-    if (mode === 'duolog') writeFileSync(tokensFile, JSON.stringify(await makeTokens(url, pairs * 2)))
-    const wsUrl = url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/')
+    if (mode === 'duolog') writeFileSync(tokensFile, JSON.stringify(await makeTokens(urls[0] as string, pairs * 2)))
+    const wsUrls = urls.map((url) => url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/'))
     const load = fork(here('./load.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, MODE: mode, WS_URL: wsUrl, PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000) }
+      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000) }
     })
     if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
-    let cpuStart = 0
-    let cpuEnd = 0
-    let wallStart = 0
-    let wallEnd = 0
-    const pid = server.pid as number
+    const pids = servers.map((server) => server.pid as number)
+    const services = target.postgres === true ? servicePids() : []
+    let cpu = 0
+    let servicesCpu = 0
+    let wall = 0
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
-        if (msg.phase === 'start') { cpuStart = cpuMicros(pid); wallStart = performance.now() }
-        if (msg.phase === 'end') { cpuEnd = cpuMicros(pid); wallEnd = performance.now() }
+        if (msg.phase === 'start') { cpu = -cpuOf(pids); servicesCpu = -cpuOf(services); wall = -performance.now() }
+        if (msg.phase === 'end') { cpu += cpuOf(pids); servicesCpu += cpuOf(services); wall += performance.now() }
         if (msg.phase === 'result') resolve(msg)
       })
       load.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)) })
     })
-    const cpu = cpuEnd - cpuStart
     return {
       name,
       delivered: result.delivered,
@@ -125,11 +192,13 @@ async function measure (name: string, mode: 'bare' | 'duolog', entry: string, en
       p50: result.p50,
       p99: result.p99,
       cpuPerMessage: cpu / result.delivered,
-      cpuShare: cpu / ((wallEnd - wallStart) * 1000)
+      cpuShare: cpu / (wall * 1000),
+      servicesCpuPerMessage: servicesCpu / result.delivered
     }
   } finally {
-    server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
+    for (const server of servers) server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
     rmSync(work, { recursive: true, force: true })
+    if (target.postgres === true) await dropSchema(schema)
   }
 }
 
@@ -138,11 +207,17 @@ const duologEnv = {
   DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
   DUOLOG_AUTH_RATE_LIMIT: '1000000'
 }
-const targets: Array<[string, 'bare' | 'duolog', string, Record<string, string>]> = [
-  ['bare ws relay (no auth, no storage)', 'bare', here('./bare-relay.ts'), {}],
-  ['duolog (JWT, SQLite, stored before sent)', 'duolog', here('../src/server.ts'), duologEnv]
-]
-if (values.baseline !== undefined) targets.push([`duolog baseline (${values.baseline})`, 'duolog', join(values.baseline, 'src/server.ts'), duologEnv])
+const targets: Target[] = values.scenario === 'cluster'
+  ? [
+      { name: 'one duolog, SQLite', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv },
+      { name: 'one duolog, PostgreSQL', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv, postgres: true },
+      { name: 'two duologs, PostgreSQL + Redis', mode: 'duolog', entry: here('../src/server.ts'), env: { ...duologEnv, DUOLOG_REDIS_URL: redisUrl }, postgres: true, instances: 2 }
+    ]
+  : [
+      { name: 'bare ws relay (no auth, no storage)', mode: 'bare', entry: here('./bare-relay.ts'), env: {} },
+      { name: 'duolog (JWT, SQLite, stored before sent)', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv }
+    ]
+if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv })
 
 process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
@@ -151,19 +226,26 @@ const rounds = Number(values.rounds)
 const results: Result[] = []
 const ratios: number[] = []
 const versusBaseline: number[] = []
+const clusterRatios: Array<{ cost: number, throughput: number, p99: number }> = []
 for (let round = 1; round <= rounds; round++) {
   const inRound: Result[] = []
-  for (const [name, mode, entry, env] of targets) {
-    if (values.only !== undefined && values.only !== mode) continue
-    inRound.push(await measure(rounds > 1 ? `${name}, round ${round}` : name, mode, entry, env))
+  for (const target of targets) {
+    if (values.only !== undefined && values.only !== target.mode) continue
+    inRound.push(await measure({ ...target, name: rounds > 1 ? `${target.name}, round ${round}` : target.name }))
   }
   results.push(...inRound)
+  if (values.scenario === 'cluster') {
+    const [sqlite, postgres, two] = inRound as [Result, Result, Result]
+    const total = (r: Result): number => r.cpuPerMessage + r.servicesCpuPerMessage
+    clusterRatios.push({ cost: total(postgres) / total(sqlite), throughput: two.perSecond / postgres.perSecond, p99: two.p99 / postgres.p99 })
+    continue
+  }
   const [bare, duolog, baseline] = inRound
   if (bare !== undefined && duolog !== undefined) ratios.push(duolog.cpuPerMessage / bare.cpuPerMessage)
   if (duolog !== undefined && baseline !== undefined) versusBaseline.push(duolog.cpuPerMessage / baseline.cpuPerMessage)
 }
-const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`])
-const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU']
+const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1)])
+const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
 if (ratios.length > 0) {
@@ -175,4 +257,9 @@ if (versusBaseline.length > 0) {
   const sorted = [...versusBaseline].sort((a, b) => a - b)
   process.stdout.write(`duolog / baseline server CPU per delivered message, same rounds: ${versusBaseline.map((r) => r.toFixed(2) + 'x').join(', ')}` +
     ` (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)}x)\n`)
+}
+if (clusterRatios.length > 0) {
+  const list = (key: 'cost' | 'throughput' | 'p99'): string => clusterRatios.map((r) => r[key].toFixed(2) + 'x').join(', ')
+  process.stdout.write(`\nCPU per delivered message (duolog + PostgreSQL + Redis processes), PostgreSQL / SQLite: ${list('cost')}\n` +
+    `two instances + Redis / one instance (both PostgreSQL): throughput ${list('throughput')}; p99 ${list('p99')}\n`)
 }
