@@ -134,11 +134,19 @@ function servicePids (): number[] {
   return pids
 }
 
-function cpuOf (pids: readonly number[]): number {
-  let total = 0
+/** CPU time by pid; a process that ended meanwhile is left out. */
+function cpuByPid (pids: readonly number[]): Map<number, number> {
+  const cpu = new Map<number, number>()
   for (const pid of pids) {
-    try { total += cpuMicros(pid) } catch {} // a PostgreSQL backend that ended meanwhile
+    try { cpu.set(pid, cpuMicros(pid)) } catch {}
   }
+  return cpu
+}
+
+/** CPU spent since `before` by the processes alive now (one born since counts from birth). */
+function cpuSince (before: ReadonlyMap<number, number>, pids: readonly number[]): number {
+  let total = 0
+  for (const [pid, now] of cpuByPid(pids)) total += now - (before.get(pid) ?? 0)
   return total
 }
 
@@ -173,14 +181,17 @@ async function measure (target: Target): Promise<Result> {
     })
     if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
     const pids = servers.map((server) => server.pid as number)
-    const services = target.postgres === true ? servicePids() : []
+    // PostgreSQL starts a backend per new pool connection: the list is taken at both ends.
+    const services = (): number[] => target.postgres === true ? servicePids() : []
+    let atStart = new Map<number, number>()
+    let servicesAtStart = new Map<number, number>()
     let cpu = 0
     let servicesCpu = 0
     let wall = 0
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
-        if (msg.phase === 'start') { cpu = -cpuOf(pids); servicesCpu = -cpuOf(services); wall = -performance.now() }
-        if (msg.phase === 'end') { cpu += cpuOf(pids); servicesCpu += cpuOf(services); wall += performance.now() }
+        if (msg.phase === 'start') { atStart = cpuByPid(pids); servicesAtStart = cpuByPid(services()); wall = -performance.now() }
+        if (msg.phase === 'end') { cpu = cpuSince(atStart, pids); servicesCpu = cpuSince(servicesAtStart, services()); wall += performance.now() }
         if (msg.phase === 'result') resolve(msg)
       })
       load.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)) })

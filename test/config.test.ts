@@ -5,7 +5,7 @@ import { tempDir } from './helpers.js'
 
 t.test('defaults', async (t) => {
   const config = loadConfig({})
-  t.match(config, { port: 3000, host: '127.0.0.1', signup: 'open', accessTokenTtlSeconds: 900, logLevel: 'info', sqliteSynchronous: 'normal', jwtSecret: undefined })
+  t.match(config, { port: 3000, host: '127.0.0.1', signup: 'open', accessTokenTtlSeconds: 900, logLevel: 'info', sqliteSynchronous: 'normal', jwtSecret: undefined, presenceLeaseMs: 15000 })
   t.match(config.limits, { maxContentLength: 4000, maxFrameBytes: 65536 })
   t.ok(config.dataDir.endsWith('/data'))
   t.equal(config.serviceClients.size, 0)
@@ -19,9 +19,10 @@ t.test('values are parsed', async (t) => {
     DUOLOG_SIGNUP: 'service',
     DUOLOG_TRUST_PROXY: 'true',
     DUOLOG_SQLITE_SYNCHRONOUS: 'full',
-    DUOLOG_ACCESS_TOKEN_TTL: '60'
+    DUOLOG_ACCESS_TOKEN_TTL: '60',
+    DUOLOG_PRESENCE_LEASE_MS: '3000'
   })
-  t.match(config, { port: 8080, host: '0.0.0.0', signup: 'service', trustProxy: true, sqliteSynchronous: 'full', accessTokenTtlSeconds: 60 })
+  t.match(config, { port: 8080, host: '0.0.0.0', signup: 'service', trustProxy: true, sqliteSynchronous: 'full', accessTokenTtlSeconds: 60, presenceLeaseMs: 3000 })
   t.same([...config.serviceClients], [['billing', '0123456789abcdef'], ['crm', 'fedcba9876543210']])
 })
 
@@ -38,7 +39,8 @@ t.test('bad values are refused with one clear line', async (t) => {
     [{ NODE_ENV: 'production', DUOLOG_JWT_SECRET: 'x'.repeat(40), DUOLOG_SERVICE_CLIENTS: 'a:short' }, /at least 16 characters in production/],
     [{ DUOLOG_TRUST_PROXY: 'maybe' }, /true or false/],
     [{ DUOLOG_ACCESS_TOKEN_TTL: '0' }, /between 1/],
-    [{ DUOLOG_REFRESH_TOKEN_TTL: '5' }, /between 60/]
+    [{ DUOLOG_REFRESH_TOKEN_TTL: '5' }, /between 60/],
+    [{ DUOLOG_PRESENCE_LEASE_MS: '100' }, /DUOLOG_PRESENCE_LEASE_MS must be between 300/]
   ]
   for (const [env, message] of bad) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))

@@ -9,6 +9,7 @@ export const MAX_WATCHES = 100
 
 /** The longest a swept lease waits for another instance to notice: the sweep period's cap. */
 const MAX_SWEEP_MS = 1000
+const REFRESH_SLICE = 1000
 
 export interface TrackerOptions {
   leaseMs: number
@@ -70,7 +71,11 @@ export class PresenceTracker {
 
   private refresh (): void {
     const now = Date.now()
-    this.run(this.store.refresh(this.instance, [...this.options.localUsers()], now, now + this.options.leaseMs))
+    const users = [...this.options.localUsers()]
+    // In slices, so that one renewal never holds Redis for long.
+    for (let i = 0; i < users.length; i += REFRESH_SLICE) {
+      this.run(this.store.refresh(this.instance, users.slice(i, i + REFRESH_SLICE), now, now + this.options.leaseMs))
+    }
   }
 
   private sweep (): void {
