@@ -23,7 +23,8 @@ export const Errors = {
   SyncInProgress: createError('sync_in_progress', 'a sync is already running on this connection', 409),
   TooManyWatches: createError('too_many_watches', 'a connection watches at most %s users', 400),
   RateLimited: createError('rate_limited', 'too many requests, retry in %s', 429),
-  StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503)
+  StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503),
+  PresenceUnavailable: createError('presence_unavailable', 'presence is unavailable for now (its Redis does not answer)', 503)
 } as const
 
 export interface PublicError {

@@ -217,5 +217,10 @@ if (redis !== undefined) {
     const b = await Client.connect(server, bob, { after: 0 })
     t.same([(await b.next('message')).content, (await b.next('message')).content], ['while redis is down', 'over http too'])
     t.match(await b.next(), { type: 'synced', upTo: 2 })
+
+    // Presence lives in Redis: not knowing is said as such, not as "offline".
+    t.match(await api(server, 'GET', '/v1/presence/alice', { token: alice }), { status: 503, body: { error: { code: 'presence_unavailable' } } })
+    b.send({ type: 'watch', users: ['alice'] })
+    t.match(await b.next(), { type: 'error', code: 'presence_unavailable' })
   })
 }

@@ -17,3 +17,14 @@ export interface Bus {
   unsubscribe (channel: string): Promise<void>
   close (): Promise<void>
 }
+
+/**
+ * Subscribes, but waits at most waitMs for it: with the medium down a subscription completes
+ * only when it is back, and a caller must not hang until then. Never rejects (onError hears).
+ */
+export async function subscribeWithin (bus: Bus, channel: string, handler: (payload: string) => void, waitMs: number, onError: (err: unknown) => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const subscribed = bus.subscribe(channel, handler).catch(onError)
+  await Promise.race([subscribed, new Promise((resolve) => { timer = setTimeout(resolve, waitMs) })])
+  clearTimeout(timer)
+}

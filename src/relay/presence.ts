@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Bus } from '../bus/bus.js'
+import { subscribeWithin, type Bus } from '../bus/bus.js'
 import type { Connection } from './connection.js'
 import { presenceFrame } from './frames.js'
+import { Errors } from '../errors.js'
 import { decodePresence, presenceChannel, type PresenceStore, type UserPresence } from '../presence/presence.js'
 
 export const MAX_WATCHES = 100
 
 /** The longest a swept lease waits for another instance to notice: the sweep period's cap. */
 const MAX_SWEEP_MS = 1000
+/** How long a watch waits for its bus subscription before going on anyway (as a connection does). */
+const SUBSCRIBE_WAIT_MS = 1000
 const REFRESH_SLICE = 1000
 
 export interface TrackerOptions {
@@ -65,8 +68,14 @@ export class PresenceTracker {
     this.lingering.set(userId, timer)
   }
 
+  /** Rejects with presence_unavailable (503) when the store does not answer: not knowing is not "offline". */
   async state (userIds: readonly string[]): Promise<Map<string, UserPresence>> {
-    return await this.store.state(userIds, Date.now())
+    try {
+      return await this.store.state(userIds, Date.now())
+    } catch (err) {
+      this.options.log.warn({ err }, 'reading presence failed')
+      throw new Errors.PresenceUnavailable()
+    }
   }
 
   private refresh (): void {
@@ -117,8 +126,8 @@ export class PresenceWatchers {
     let set = this.watchers.get(userId)
     if (set === undefined) {
       this.watchers.set(userId, set = new Set())
-      await this.bus.subscribe(presenceChannel(userId), (payload) => { this.onEvent(userId, payload) })
-        .catch((err: unknown) => { this.log.warn({ err, userId }, 'subscribing to presence failed') })
+      await subscribeWithin(this.bus, presenceChannel(userId), (payload) => { this.onEvent(userId, payload) }, SUBSCRIBE_WAIT_MS,
+        (err) => { this.log.warn({ err, userId }, 'subscribing to presence failed') })
     }
     set.add(connection)
     return true

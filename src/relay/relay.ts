@@ -11,12 +11,12 @@ import { Session } from './session.js'
 import { CloseCodes } from './close-codes.js'
 import { messageFrame, presenceFrame, receiptFrame, sentFrame, typingFrame } from './frames.js'
 import { decodeEvent, encodeEntry, encodeKick, encodeTransient, userChannel } from './events.js'
-import type { Bus } from '../bus/bus.js'
+import { subscribeWithin, type Bus } from '../bus/bus.js'
 import type { StoredMessage } from '../store/store.js'
 import { MAX_WATCHES, PresenceTracker, PresenceWatchers } from './presence.js'
 import type { PresenceStore, UserPresence } from '../presence/presence.js'
 
-/** How long a new connection waits for its user's bus subscription before going on anyway. */
+/** How long a new connection (or watch) waits for its bus subscription before going on anyway. */
 const SUBSCRIBE_WAIT_MS = 1000
 
 export interface PresenceInfo {
@@ -79,13 +79,10 @@ export class Relay {
     const first = this.registry.add(connection)
     this.presenceTracker.connected(userId, this.registry.count(userId))
     if (!first) return
-    const subscribed = this.bus.subscribe(userChannel(userId), (payload) => { this.onEvent(userId, payload) })
-      .catch((err: unknown) => { this.log.warn({ err, userId }, 'subscribing failed') })
     // With the bus down, do not hold the connection: the subscription completes when it is
     // back, and the connection reads what it missed from the store at its next entry.
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([subscribed, new Promise((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS) })])
-    clearTimeout(timer)
+    await subscribeWithin(this.bus, userChannel(userId), (payload) => { this.onEvent(userId, payload) }, SUBSCRIBE_WAIT_MS,
+      (err) => { this.log.warn({ err, userId }, 'subscribing failed') })
   }
 
   unregister (connection: Connection): void {

@@ -18,7 +18,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Users see their contacts\' presence by default (DUOLOG_PRESENCE_VISIBILITY); services see everyone\'s. A user the caller may not see answers 404, like an unknown one.',
       security: [{ bearerAuth: [] }],
       params: PresenceParamsSchema,
-      response: { 200: PresenceSchema, ...authErrors, 404: ErrorSchema }
+      response: { 200: PresenceSchema, ...authErrors, 404: ErrorSchema, 503: ErrorSchema }
     }
   }, async (request) => {
     // A user the caller may not see is indistinguishable from one that does not exist.
@@ -35,7 +35,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Users the caller may not see are left out, like unknown ones.',
       security: [{ bearerAuth: [] }],
       querystring: PresenceQuerySchema,
-      response: { 200: PresenceListSchema, ...authErrors }
+      response: { 200: PresenceListSchema, ...authErrors, 503: ErrorSchema }
     }
   }, async (request) => {
     const ids = [...new Set(request.query.ids.split(',').map((id) => id.trim()).filter((id) => id !== ''))]
