@@ -111,7 +111,7 @@ if (databaseUrl !== undefined && redis !== undefined) {
 
   t.test('a Redis restart mid-traffic: every send acknowledged, every stream dense and in order after a resync', async (t) => {
     const privately = await privateRedis(t)
-    const [one, two, three] = await cluster(t, { DUOLOG_REDIS_URL: privately.url })
+    const [one, two, three] = await cluster(t, { DUOLOG_REDIS_URL: privately.url, DUOLOG_PRESENCE_LEASE_MS: '1500' })
     const [alice, bob] = await users(one, 'alice', 'bob')
     const sender = await Client.connect(one, alice)
     const aliceElsewhere = await Client.connect(three, alice)
@@ -150,6 +150,9 @@ if (databaseUrl !== undefined && redis !== undefined) {
       return sender.unread().some((f) => f.type === 'message' && f.content === 'live again')
     }, 10_000)
     t.pass('live delivery across instances after the restart')
+    // The restarted Redis is empty: the instances' next lease renewals put presence back.
+    await eventually(async () => (await api(one, 'GET', '/v1/presence/bob', { token: alice })).body.connections === 2, 5000)
+    t.pass('presence rebuilt after the restart')
   })
 
   t.test('an instance killed with SIGKILL: its users go offline within the lease; clients resume elsewhere with no loss', async (t) => {
