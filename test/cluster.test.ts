@@ -109,6 +109,22 @@ if (databaseUrl !== undefined && redis !== undefined) {
     t.match(got.body, { online: false, connections: 0, lastSeen: offline.lastSeen }, 'every instance agrees')
   })
 
+  t.test('an instance that shuts down: its users linger for the grace, then another instance ends them', async (t) => {
+    const [one, two] = await cluster(t, { DUOLOG_PRESENCE_GRACE_MS: '300', DUOLOG_PRESENCE_LEASE_MS: '1500' })
+    const [alice, carol] = await users(one, 'alice', 'carol')
+    const watcher = await Client.connect(one, alice)
+    const socket = await Client.connect(two, carol)
+    watcher.send({ type: 'watch', users: ['carol'] })
+    t.match(await watcher.next('presence'), { userId: 'carol', online: true })
+    const closedAt = Date.now()
+    await two.app.close()
+    t.match(await socket.closed, { code: 4000 }, 'server_shutdown: reconnect elsewhere')
+    const offline = await watcher.next('presence', 5000)
+    t.match(offline, { userId: 'carol', online: false })
+    t.ok(Date.now() - closedAt >= 250, 'not before the grace')
+    t.ok(Math.abs(Date.parse(offline.lastSeen) - closedAt) < 500, 'lastSeen is when the instance closed her socket')
+  })
+
   t.test('a Redis restart mid-traffic: every send acknowledged, every stream dense and in order after a resync', async (t) => {
     const privately = await privateRedis(t)
     const [one, two, three] = await cluster(t, { DUOLOG_REDIS_URL: privately.url, DUOLOG_PRESENCE_LEASE_MS: '1500' })

@@ -35,6 +35,7 @@ export class PresenceTracker {
   readonly instance = randomUUID()
   private readonly lingering = new Map<string, NodeJS.Timeout>()
   private readonly timers: NodeJS.Timeout[]
+  private closed = false
 
   constructor (private readonly store: PresenceStore, private readonly options: TrackerOptions) {
     const renew = Math.floor(options.leaseMs / 3)
@@ -60,6 +61,8 @@ export class PresenceTracker {
       return
     }
     this.run(this.store.linger(this.instance, userId, now, now + this.options.graceMs), userId)
+    // Shutting down: the lease runs out after the grace and another instance sweeps it.
+    if (this.closed) return
     const timer = setTimeout(() => {
       this.lingering.delete(userId)
       this.run(this.store.leave(this.instance, userId, Date.now()), userId)
@@ -102,6 +105,7 @@ export class PresenceTracker {
    * server_shutdown and their clients reconnect elsewhere); other instances sweep what is left.
    */
   close (): void {
+    this.closed = true
     for (const timer of this.timers) clearInterval(timer)
     for (const timer of this.lingering.values()) clearTimeout(timer)
     this.lingering.clear()
