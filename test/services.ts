@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import pg from 'pg'
@@ -84,4 +85,14 @@ async function answers (port: number): Promise<boolean> {
     socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
     socket.once('error', () => { resolve(false) })
   })
+}
+
+export const CHROMIUM = '/usr/bin/chromium'
+
+/** Debian's Chromium for the browser tests; missing, the suite skips (or fails in CI). */
+export function chromiumPath (): string | undefined {
+  if (existsSync(CHROMIUM)) return CHROMIUM
+  if (process.env.DUOLOG_REQUIRE_SERVICES === '1') throw new Error(`${CHROMIUM} is missing, and DUOLOG_REQUIRE_SERVICES=1`)
+  process.stdout.write(`# skipping: install Debian's chromium (${CHROMIUM}) to run this suite\n`)
+  return undefined
 }
