@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { Client, JWT_SECRET, SERVICE_ID, SERVICE_SECRET, api, eventually, sleep, startServer, tempDir, users, type TestServer } from './helpers.js'
+import { Client, JWT_SECRET, SERVICE_ID, SERVICE_SECRET, api, eventually, serviceToken, sleep, startServer, tempDir, users, type TestServer } from './helpers.js'
 import { exitOf, listening, spawnServer } from './process.js'
 import { postgresUrl, privateRedis, redisUrl, schemaForTest } from './services.js'
 import type { Env } from '../src/config.js'
@@ -80,6 +80,22 @@ if (databaseUrl !== undefined && redis !== undefined) {
     t.same(await onTwo.closed, { code: 4503, reason: 'logged_out' })
     t.same(await onThree.closed, { code: 4503, reason: 'logged_out' })
     t.match(await api(three, 'GET', '/v1/sync', { token: login.body.accessToken }), { status: 401 }, 'the other instances heard of it')
+  })
+
+  t.test('a service revoking a user on one instance closes the user\'s sockets on the others; a token expires on any instance', async (t) => {
+    // exp has a resolution of one second: a 3 s token lives between 2 and 3 s.
+    const [one, two, three] = await cluster(t, { DUOLOG_ACCESS_TOKEN_TTL: '3', DUOLOG_CLOCK_TOLERANCE: '0' })
+    const [dave, erin] = await users(one, 'dave', 'erin')
+    const onTwo = await Client.connect(two, dave)
+    const onThree = await Client.connect(three, dave)
+    const erinOnTwo = await Client.connect(two, erin)
+    const service = await serviceToken(three)
+    t.match(await api(one, 'DELETE', '/v1/users/dave/sessions', { token: service }), { status: 200, body: { revoked: 1 } })
+    t.same(await onTwo.closed, { code: 4504, reason: 'sessions_revoked' })
+    t.same(await onThree.closed, { code: 4504, reason: 'sessions_revoked' })
+    t.match(await api(two, 'GET', '/v1/sync', { token: dave }), { status: 401, body: { error: { message: 'the session has ended' } } }, 'refused on every instance')
+    // erin's token was minted by instance one; instance two holds her socket and closes it at expiry.
+    t.same(await erinOnTwo.closed, { code: 4401, reason: 'token_expired' })
   })
 
   t.test('presence across instances: one online, connections counted everywhere, a reload elsewhere does not flap', async (t) => {
