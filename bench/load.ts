@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
 
 const mode = process.env.MODE as 'duolog' | 'bare'
+/** With an interval, each client sends at most one message per interval (a fixed offered rate, below saturation). */
+const interval = Number(process.env.INTERVAL_MS ?? '0')
+
 /** Client i connects to urls[i % n]: with two servers, each pair's clients are on different ones. */
 const urls = (process.env.WS_URLS as string).split(',')
 const pairs = Number(process.env.PAIRS)
@@ -21,9 +24,18 @@ function connect (index: number): Promise<Peer> {
   const partner = `u${index % 2 === 0 ? index + 1 : index - 1}`
   const headers = mode === 'duolog' ? { authorization: `Bearer ${tokens[index]}` } : undefined
   const ws = new WebSocket(urls[index % urls.length] as string, { headers, perMessageDeflate: false })
-  const send = (): void => {
-    const content = `t=${performance.now()}`
+  let lastSend = 0
+  const sendNow = (): void => {
+    lastSend = performance.now()
+    const content = `t=${lastSend}`
     ws.send(mode === 'duolog' ? JSON.stringify({ type: 'send', to: partner, content }) : JSON.stringify({ toId: partner, content, createTime: Date.now() }))
+  }
+  // Paced: the next message goes one interval after the previous one was sent (or at once if
+  // its acknowledgement came later than that).
+  const send = (): void => {
+    const wait = interval === 0 ? 0 : lastSend + interval - performance.now()
+    if (wait <= 0) sendNow()
+    else setTimeout(sendNow, wait)
   }
   return new Promise((resolve, reject) => {
     ws.on('error', reject)
@@ -60,7 +72,8 @@ for (let i = 0; i < pairs * 2; i += 200) {
 }
 // Let the bare relay see every announce before anyone sends.
 await new Promise((resolve) => setTimeout(resolve, 200))
-for (const peer of peers) peer.send()
+// Paced clients start spread over one interval, not all at once.
+for (const peer of peers) setTimeout(peer.send, interval === 0 ? 0 : Math.random() * interval)
 
 process.send?.({ phase: 'connected' })
 await new Promise((resolve) => setTimeout(resolve, Number(process.env.WARMUP_MS)))

@@ -1,5 +1,6 @@
 // npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
-// npm run bench -- --scenario cluster [--rounds N ...]
+// npm run bench -- --scenario cluster [--rounds N ...] [--rate 2000]
+// --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
@@ -25,11 +26,14 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'string' },
     scenario: { type: 'string', default: 'relay' },
+    rate: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' }
   }
 })
 const pairs = Number(values.pairs)
+// --rate N: N messages per second offered in all (each client paced), instead of as fast as acknowledged.
+const interval = values.rate === undefined ? 0 : pairs * 2 * 1000 / Number(values.rate)
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const pin = cpus().length >= 2 && hasTaskset()
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
@@ -177,7 +181,7 @@ async function measure (target: Target): Promise<Result> {
     const wsUrls = urls.map((url) => url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/'))
     const load = fork(here('./load.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000) }
+      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000), INTERVAL_MS: String(interval) }
     })
     if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
     const pids = servers.map((server) => server.pid as number)
@@ -230,7 +234,7 @@ const targets: Target[] = values.scenario === 'cluster'
     ]
 if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv })
 
-process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
+process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? 'one message in flight per client' : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
 // Rounds alternate the two servers, so that both see the same machine (it is shared and noisy).
 const rounds = Number(values.rounds)
