@@ -232,7 +232,8 @@ const targets: Target[] = values.scenario === 'cluster'
       { name: 'bare ws relay (no auth, no storage)', mode: 'bare', entry: here('./bare-relay.ts'), env: {} },
       { name: 'duolog (JWT, SQLite, stored before sent)', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv }
     ]
-if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv })
+// The baseline runs as the scenario's duolog it is compared with: SQLite, or PostgreSQL in the cluster scenario.
+if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv, postgres: values.scenario === 'cluster' })
 
 process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? 'one message in flight per client' : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
@@ -250,9 +251,10 @@ for (let round = 1; round <= rounds; round++) {
   }
   results.push(...inRound)
   if (values.scenario === 'cluster') {
-    const [sqlite, postgres, two] = inRound as [Result, Result, Result]
+    const [sqlite, postgres, two, baseline] = inRound as [Result, Result, Result, Result | undefined]
     const total = (r: Result): number => r.cpuPerMessage + r.servicesCpuPerMessage
     clusterRatios.push({ cost: total(postgres) / total(sqlite), throughput: two.perSecond / postgres.perSecond, p99: two.p99 / postgres.p99 })
+    if (baseline !== undefined) versusBaseline.push(total(postgres) / total(baseline))
     continue
   }
   const [bare, duolog, baseline] = inRound
@@ -270,7 +272,8 @@ if (ratios.length > 0) {
 }
 if (versusBaseline.length > 0) {
   const sorted = [...versusBaseline].sort((a, b) => a - b)
-  process.stdout.write(`duolog / baseline server CPU per delivered message, same rounds: ${versusBaseline.map((r) => r.toFixed(2) + 'x').join(', ')}` +
+  const what = values.scenario === 'cluster' ? 'one duolog on PostgreSQL / baseline, CPU of duolog + PostgreSQL + Redis processes' : 'duolog / baseline server CPU'
+  process.stdout.write(`${what} per delivered message, same rounds: ${versusBaseline.map((r) => r.toFixed(2) + 'x').join(', ')}` +
     ` (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)}x)\n`)
 }
 if (clusterRatios.length > 0) {

@@ -110,9 +110,9 @@ export class PostgresStore implements Store {
 
   /**
    * One transaction and a fixed number of statements per batch, whatever its size: lock the
-   * users, look up retried clientMsgIds, then decide every outcome here and write the rows
-   * with one statement per table. Ids are taken after the locks, so a user's ids grow with
-   * their seqs.
+   * users, look up retried clientMsgIds, then decide every outcome here, take the ids and
+   * write every row in one statement (at most six round trips with BEGIN and COMMIT). Ids
+   * are taken after the locks, so a user's ids grow with their seqs.
    */
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     return await this.tx(async (c) => {
@@ -159,20 +159,12 @@ export class PostgresStore implements Store {
     return found
   }
 
-  /** Writes the batch's new messages (ids filled in here), their stream entries, counters and conversations. */
+  /** Writes the batch's new messages (ids taken here), their stream entries, counters and conversations. */
   private async insert (c: Client, fresh: StoredMessage[], lastSeq: ReadonlyMap<string, number>): Promise<void> {
     const ids = await c.query<{ id: number }>('SELECT nextval(\'messages_id_seq\') AS id FROM generate_series(1, $1)', [fresh.length])
     const sorted = ids.rows.map((r) => r.id).sort((a, b) => a - b)
     fresh.forEach((m, i) => { m.id = sorted[i] as number })
     const column = <K extends keyof StoredMessage>(key: K): Array<StoredMessage[K]> => fresh.map((m) => m[key])
-    await c.query(`INSERT INTO messages (id, sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
-      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])`,
-    [column('id'), column('from'), column('to'), column('content'), column('createdAt'), column('clientMsgId'), column('senderSeq'), column('recipientSeq')])
-    await c.query('INSERT INTO stream (user_id, seq, message_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])', [
-      [...column('from'), ...column('to')], [...column('senderSeq'), ...column('recipientSeq')], [...column('id'), ...column('id')]
-    ])
-    await c.query('UPDATE users u SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE u.id = v.id AND u.last_seq < v.seq',
-      [[...lastSeq.keys()], [...lastSeq.values()]])
     // One row per (user, peer): an upsert may not touch a row twice in one statement.
     const conversations = new Map<string, { user: string, peer: string, last: number, received: number }>()
     for (const m of fresh) {
@@ -185,11 +177,24 @@ export class PostgresStore implements Store {
       }
     }
     const rows = [...conversations.values()]
-    await c.query(`INSERT INTO conversations (user_id, peer, last_message_id, received)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+    // Every write in one statement (one round trip): data-modifying CTEs all run, once.
+    await c.query(`WITH inserted_messages AS (
+        INSERT INTO messages (id, sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])
+      ), inserted_entries AS (
+        INSERT INTO stream (user_id, seq, message_id) SELECT * FROM unnest($9::text[], $10::bigint[], $11::bigint[])
+      ), counters AS (
+        UPDATE users u SET last_seq = v.seq FROM unnest($12::text[], $13::bigint[]) AS v(id, seq) WHERE u.id = v.id AND u.last_seq < v.seq
+      )
+      INSERT INTO conversations (user_id, peer, last_message_id, received)
+      SELECT * FROM unnest($14::text[], $15::text[], $16::bigint[], $17::bigint[])
       ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, excluded.last_message_id),
-        received = conversations.received + excluded.received`,
-    [rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.last), rows.map((r) => r.received)])
+        received = conversations.received + excluded.received`, [
+      column('id'), column('from'), column('to'), column('content'), column('createdAt'), column('clientMsgId'), column('senderSeq'), column('recipientSeq'),
+      [...column('from'), ...column('to')], [...column('senderSeq'), ...column('recipientSeq')], [...column('id'), ...column('id')],
+      [...lastSeq.keys()], [...lastSeq.values()],
+      rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.last), rows.map((r) => r.received)
+    ])
   }
 
   async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
