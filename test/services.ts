@@ -13,8 +13,13 @@ import pg from 'pg'
 function required (name: string, example: string): string | undefined {
   const value = process.env[name]
   if (value !== undefined && value !== '') return value
-  if (process.env.DUOLOG_REQUIRE_SERVICES === '1') throw new Error(`${name} is not set, and DUOLOG_REQUIRE_SERVICES=1`)
-  process.stdout.write(`# skipping: set ${name}=${example} to run this suite\n`)
+  return missing(`${name} is not set`, `set ${name}=${example}`)
+}
+
+/** Skips the suite with a line saying what to do, or fails it when CI requires services. */
+function missing (what: string, todo: string): undefined {
+  if (process.env.DUOLOG_REQUIRE_SERVICES === '1') throw new Error(`${what}, and DUOLOG_REQUIRE_SERVICES=1`)
+  process.stdout.write(`# skipping: ${todo} to run this suite\n`)
   return undefined
 }
 
@@ -87,12 +92,10 @@ async function answers (port: number): Promise<boolean> {
   })
 }
 
-export const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM = '/usr/bin/chromium'
 
 /** Debian's Chromium for the browser tests; missing, the suite skips (or fails in CI). */
 export function chromiumPath (): string | undefined {
   if (existsSync(CHROMIUM)) return CHROMIUM
-  if (process.env.DUOLOG_REQUIRE_SERVICES === '1') throw new Error(`${CHROMIUM} is missing, and DUOLOG_REQUIRE_SERVICES=1`)
-  process.stdout.write(`# skipping: install Debian's chromium (${CHROMIUM}) to run this suite\n`)
-  return undefined
+  return missing(`${CHROMIUM} is missing`, `install Debian's chromium (${CHROMIUM})`)
 }

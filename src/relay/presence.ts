@@ -46,7 +46,7 @@ export class PresenceTracker {
     for (const timer of this.timers) timer.unref()
   }
 
-  /** A connection of userId opened here; `count` is how many the user now has here. */
+  /** userId now has `count` (> 0) connections here: one opened, or one of several closed. */
   connected (userId: string, count: number): void {
     clearTimeout(this.lingering.get(userId))
     this.lingering.delete(userId)
@@ -57,7 +57,7 @@ export class PresenceTracker {
   /** A connection of userId closed here at `now`; `count` is how many are left. */
   disconnected (userId: string, count: number, now: number): void {
     if (count > 0) {
-      this.run(this.store.connect(this.instance, userId, count, now, now + this.options.leaseMs), userId)
+      this.connected(userId, count)
       return
     }
     this.run(this.store.linger(this.instance, userId, now, now + this.options.graceMs), userId)

@@ -34,8 +34,8 @@ export interface PresenceInfo {
 export class Relay {
   readonly registry = new Registry()
   readonly delivery: Delivery
-  readonly presenceTracker: PresenceTracker
-  readonly presenceWatchers: PresenceWatchers
+  private readonly presenceTracker: PresenceTracker
+  private readonly presenceWatchers: PresenceWatchers
   private readonly heartbeat: NodeJS.Timeout
 
   constructor (
