@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto'
 import type { Bus } from '../src/bus/bus.js'
 import { MemoryBus, MemoryHub } from '../src/bus/memory.js'
 import { RedisBus } from '../src/bus/redis.js'
+import { Channels } from '../src/bus/channels.js'
+import { silentLog } from '../src/log.js'
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' } } })
 const messages = Number(values.messages)
@@ -20,11 +22,11 @@ async function measure (publisher: Bus, subscriber: Bus): Promise<{ cpuPerMessag
   let got = 0
   let done = (): void => {}
   const finished = new Promise<void>((resolve) => { done = resolve })
-  for (let c = 0; c < CHANNELS; c++) await subscriber.subscribe(`u:${c}`, () => { if (++got === messages) done() })
+  for (let c = 0; c < CHANNELS; c++) await subscriber.subscribe(Channels.user(String(c)), () => { if (++got === messages) done() })
   const cpu = cpuMicros()
   const start = performance.now()
   for (let i = 0; i < messages; i += 500) {
-    for (let k = i; k < Math.min(i + 500, messages); k++) void publisher.publish(`u:${k % CHANNELS}`, payload)
+    for (let k = i; k < Math.min(i + 500, messages); k++) void publisher.publish(Channels.user(String(k % CHANNELS)), payload)
     await new Promise((resolve) => setImmediate(resolve))
   }
   await finished
@@ -38,7 +40,7 @@ for (let round = 1; round <= Number(values.rounds); round++) {
   const hub = new MemoryHub()
   const memory = await measure(new MemoryBus(hub), new MemoryBus(hub))
   const prefix = `duolog-bench:${randomUUID()}:`
-  const [a, b] = [new RedisBus({ url, prefix }), new RedisBus({ url, prefix })]
+  const [a, b] = [new RedisBus({ url, prefix, log: silentLog }), new RedisBus({ url, prefix, log: silentLog })]
   await Promise.all([a.ready(), b.ready()])
   const redis = await measure(a, b)
   process.stdout.write(`round ${round}: memory ${memory.cpuPerMessage.toFixed(2)} µs CPU/msg (${memory.perSecond.toFixed(0)}/s); ` +

@@ -47,8 +47,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     if (headers !== undefined) void reply.headers(headers)
     return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } })
   })
-  fastify.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } })
+  fastify.setNotFoundHandler((request) => {
+    throw new Errors.RouteNotFound(request.method, request.url.split('?')[0])
   })
 
   await fastify.register(healthRoutes)

@@ -1,9 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { SessionRecord, Store } from '../store/store.js'
 import type { Bus } from '../bus/bus.js'
-
-/** The bus channel on which instances tell each other which sessions ended. */
-const REVOKED_CHANNEL = 'sessions:revoked'
+import { Channels } from '../bus/channels.js'
+import type { Log } from '../log.js'
 
 export type RefreshResult =
   | { status: 'rotated', session: SessionRecord, refreshToken: string }
@@ -24,6 +23,7 @@ export class Sessions {
   constructor (
     private readonly store: Store,
     private readonly bus: Bus,
+    private readonly log: Log,
     private readonly accessTtlMs: number,
     private readonly refreshTtlMs: number
   ) {}
@@ -36,7 +36,8 @@ export class Sessions {
    */
   async load (): Promise<void> {
     // Not awaited: with the bus down, start anyway; the subscription completes when it is back.
-    this.bus.subscribe(REVOKED_CHANNEL, (payload) => { this.remember(payload.split(','), false) }).catch(() => {})
+    this.bus.subscribe(Channels.sessionsRevoked, (payload) => { this.remember(payload.split(','), false) })
+      .catch((err: unknown) => { this.log.warn({ err }, 'subscribing to session revocations failed') })
     const since = Date.now() - this.accessTtlMs
     for (const id of await this.store.revokedSessions(since)) this.revoked.set(id, Date.now())
   }
@@ -82,7 +83,7 @@ export class Sessions {
 
   private remember (ids: string[], announce = true): void {
     if (ids.length === 0) return
-    if (announce) void this.bus.publish(REVOKED_CHANNEL, ids.join(','))
+    if (announce) void this.bus.publish(Channels.sessionsRevoked, ids.join(','))
     const now = Date.now()
     // Forget revocations older than any access token they could stop.
     for (const [id, at] of this.revoked) if (at < now - this.accessTtlMs * 2) this.revoked.delete(id)

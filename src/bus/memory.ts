@@ -1,8 +1,8 @@
-import type { Bus } from './bus.js'
+import { Listeners, type Bus, type Listener } from './bus.js'
 
 /** The medium in-process buses share: one per process (or one per test "cluster"). */
 export class MemoryHub {
-  readonly subscribers = new Map<string, Set<(payload: string) => void>>()
+  readonly subscribers = new Map<string, Set<MemoryBus>>()
 }
 
 /**
@@ -11,32 +11,34 @@ export class MemoryHub {
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory'
-  private readonly handlers = new Map<string, (payload: string) => void>()
+  private readonly listeners = new Listeners()
 
   constructor (private readonly hub: MemoryHub = new MemoryHub()) {}
 
   async publish (channel: string, payload: string): Promise<void> {
-    for (const handler of this.hub.subscribers.get(channel) ?? []) handler(payload)
+    for (const bus of this.hub.subscribers.get(channel) ?? []) bus.listeners.deliver(channel, payload)
   }
 
-  async subscribe (channel: string, handler: (payload: string) => void): Promise<void> {
-    await this.unsubscribe(channel)
-    this.handlers.set(channel, handler)
+  async subscribe (channel: string, listener: Listener): Promise<void> {
+    if (!this.listeners.add(channel, listener)) return
     let set = this.hub.subscribers.get(channel)
     if (set === undefined) this.hub.subscribers.set(channel, set = new Set())
-    set.add(handler)
+    set.add(this)
   }
 
-  async unsubscribe (channel: string): Promise<void> {
-    const handler = this.handlers.get(channel)
-    if (handler === undefined) return
-    this.handlers.delete(channel)
+  async unsubscribe (channel: string, listener: Listener): Promise<void> {
+    if (!this.listeners.remove(channel, listener)) return
+    this.leave(channel)
+  }
+
+  private leave (channel: string): void {
     const set = this.hub.subscribers.get(channel)
-    set?.delete(handler)
+    set?.delete(this)
     if (set?.size === 0) this.hub.subscribers.delete(channel)
   }
 
   async close (): Promise<void> {
-    for (const channel of [...this.handlers.keys()]) await this.unsubscribe(channel)
+    for (const channel of this.listeners.channels()) this.leave(channel)
+    this.listeners.clear()
   }
 }

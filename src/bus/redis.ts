@@ -1,12 +1,14 @@
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
-import type { Bus } from './bus.js'
+import { Listeners, type Bus, type Listener } from './bus.js'
+import { redisName } from './channels.js'
+import type { Log } from '../log.js'
 
 export interface RedisBusOptions {
   url: string
   /** Prepended to every channel, so that several deployments can share one Redis. */
   prefix: string
-  onError?: (err: Error) => void
+  log: Log
 }
 
 /**
@@ -19,7 +21,7 @@ export class RedisBus implements Bus {
   readonly kind = 'redis'
   private readonly publisher: Redis
   private readonly subscriber: Redis
-  private readonly handlers = new Map<string, (payload: string) => void>()
+  private readonly listeners = new Listeners()
 
   constructor (private readonly options: RedisBusOptions) {
     const retryStrategy = (times: number): number => Math.min(50 * times, 2000)
@@ -27,16 +29,14 @@ export class RedisBus implements Bus {
     // instead of piling up (the store has the message; clients catch up from it).
     this.publisher = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, enableAutoPipelining: true })
     this.subscriber = new Redis(options.url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy })
-    const onError = options.onError ?? (() => {})
+    const onError = (err: Error): void => { options.log.warn({ err: err.message }, 'redis bus') }
     this.publisher.on('error', onError)
     this.subscriber.on('error', onError)
-    this.subscriber.on('message', (channel: string, payload: string) => {
-      this.handlers.get(channel)?.(payload)
-    })
+    this.subscriber.on('message', (channel: string, payload: string) => { this.listeners.deliver(channel, payload) })
   }
 
   private channel (name: string): string {
-    return this.options.prefix + name
+    return redisName(this.options.prefix, name)
   }
 
   /** Resolves once both connections are up (for start-up and tests). */
@@ -50,24 +50,25 @@ export class RedisBus implements Bus {
     try {
       await this.publisher.publish(this.channel(channel), payload)
     } catch (err) {
-      this.options.onError?.(err as Error)
+      this.options.log.warn({ err: (err as Error).message, channel }, 'publishing failed')
     }
   }
 
-  async subscribe (channel: string, handler: (payload: string) => void): Promise<void> {
+  async subscribe (channel: string, listener: Listener): Promise<void> {
     const name = this.channel(channel)
-    this.handlers.set(name, handler)
+    this.listeners.add(name, listener)
+    // Sent for every listener (Redis ignores a repeat), so that each resolves only once
+    // the subscription is in place, even while the first one is still on its way.
     await this.subscriber.subscribe(name)
   }
 
-  async unsubscribe (channel: string): Promise<void> {
+  async unsubscribe (channel: string, listener: Listener): Promise<void> {
     const name = this.channel(channel)
-    if (!this.handlers.delete(name)) return
-    await this.subscriber.unsubscribe(name)
+    if (this.listeners.remove(name, listener)) await this.subscriber.unsubscribe(name)
   }
 
   async close (): Promise<void> {
-    this.handlers.clear()
+    this.listeners.clear()
     // quit() waits for Redis to answer; a connection that is not up is just dropped.
     await Promise.allSettled([this.publisher, this.subscriber].map(async (connection) => {
       if (connection.status === 'ready') await connection.quit()

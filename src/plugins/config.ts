@@ -13,4 +13,4 @@ async function configPlugin (fastify: FastifyInstance, opts: { config: Config })
   fastify.decorate('config', opts.config)
 }
 
-export default fp(configPlugin, { name: 'duolog-config' })
+export default fp(configPlugin, { name: 'duolog-config', fastify: '5.x' })

@@ -31,4 +31,4 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
 }
 
-export default fp(openapiPlugin, { name: 'duolog-openapi' })
+export default fp(openapiPlugin, { name: 'duolog-openapi', fastify: '5.x' })

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { PresenceStore } from '../presence/presence.js'
+import type { PresenceStore } from '../presence/store.js'
 import { MemoryPresence } from '../presence/memory.js'
 import { RedisPresence } from '../presence/redis.js'
 
@@ -14,10 +14,10 @@ declare module 'fastify' {
 async function presencePlugin (fastify: FastifyInstance): Promise<void> {
   const { config, bus } = fastify
   const store: PresenceStore = config.redisUrl !== undefined
-    ? new RedisPresence({ url: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { fastify.log.warn({ err: err.message }, 'redis presence') } })
+    ? new RedisPresence({ url: config.redisUrl, prefix: config.redisPrefix, log: fastify.log })
     : new MemoryPresence((channel, payload) => { void bus.publish(channel, payload) })
   fastify.decorate('presenceStore', store)
   fastify.addHook('onClose', async () => { await store.close() })
 }
 
-export default fp(presencePlugin, { name: 'duolog-presence', dependencies: ['duolog-config', 'duolog-bus'] })
+export default fp(presencePlugin, { name: 'duolog-presence', fastify: '5.x', dependencies: ['duolog-config', 'duolog-bus'] })

@@ -1,19 +1,25 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { Relay } from '../relay/relay.js'
+import { createRelayServices, type RelayServices } from '../relay/services.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    relay: Relay
+    /** The relay and its features (src/relay/services.ts). */
+    relay: RelayServices
   }
 }
 
-/** The relay (registry, delivery, heartbeats, presence) shared by all routes. */
+/** Constructs the relay of this instance and decorates the app with it. */
 async function relayPlugin (fastify: FastifyInstance): Promise<void> {
-  const relay = new Relay(fastify.config, fastify.store, fastify.tokens, fastify.log, fastify.bus, fastify.presenceStore)
+  const { config, store, bus, presenceStore, tokens, log } = fastify
+  const relay = createRelayServices({ config, store, bus, presenceStore, tokens, log })
   fastify.decorate('relay', relay)
-  // preClose: before the WebSocket server closes the sockets, stop heartbeats.
+  // preClose: before the WebSocket server closes the sockets, stop heartbeats and leases.
   fastify.addHook('preClose', async () => { relay.close() })
 }
 
-export default fp(relayPlugin, { name: 'duolog-relay', dependencies: ['duolog-config', 'duolog-store', 'duolog-auth', 'duolog-websocket', 'duolog-bus', 'duolog-presence'] })
+export default fp(relayPlugin, {
+  name: 'duolog-relay',
+  fastify: '5.x',
+  dependencies: ['duolog-config', 'duolog-store', 'duolog-auth', 'duolog-websocket', 'duolog-bus', 'duolog-presence']
+})

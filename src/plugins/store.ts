@@ -18,7 +18,7 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
   const { config } = fastify
   let store: Store
   if (config.databaseUrl !== undefined) {
-    store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema })
+    store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema, log: fastify.log })
     fastify.log.info({ store: store.kind, schema: config.databaseSchema }, 'message store open')
   } else {
     const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous })
@@ -29,4 +29,4 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onClose', async () => { await store.close() })
 }
 
-export default fp(storePlugin, { name: 'duolog-store', dependencies: ['duolog-config'] })
+export default fp(storePlugin, { name: 'duolog-store', fastify: '5.x', dependencies: ['duolog-config'] })

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
-import { CloseCodes } from '../relay/close-codes.js'
+import { Disconnect } from '../relay/disconnect.js'
 
 /**
  * The WebSocket server. Registered before every other hook, so that an upgrade request
@@ -13,10 +13,10 @@ async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
     options: { maxPayload: fastify.config.limits.maxFrameBytes },
     preClose (done) {
       // Every socket, authenticated or still waiting for its auth frame: reconnect elsewhere.
-      for (const client of fastify.websocketServer.clients) client.close(CloseCodes.serverShutdown, 'server_shutdown')
+      for (const client of fastify.websocketServer.clients) client.close(Disconnect.serverShutdown.code, Disconnect.serverShutdown.reason)
       fastify.websocketServer.close(() => { done() })
     }
   })
 }
 
-export default fp(websocketPlugin, { name: 'duolog-websocket', dependencies: ['duolog-config'] })
+export default fp(websocketPlugin, { name: 'duolog-websocket', fastify: '5.x', dependencies: ['duolog-config'] })

@@ -1,4 +1,5 @@
-import { encodePresence, presenceChannel, type PresenceStore, type UserPresence } from './presence.js'
+import { Channels } from '../bus/channels.js'
+import { encodePresence, type PresenceStore, type UserPresence } from './store.js'
 
 interface Entry {
   /** Connections on the instance; 0 while lingering after the last one closed. */
@@ -44,14 +45,14 @@ export class MemoryPresence implements PresenceStore {
     }
     this.users.delete(userId)
     this.seen.set(userId, seen)
-    this.publish(presenceChannel(userId), encodePresence(false, seen))
+    this.publish(Channels.presence(userId), encodePresence(false, seen))
     return seen
   }
 
   async connect (instance: string, userId: string, count: number, now: number, expiresAt: number): Promise<void> {
     const wasOnline = this.othersLive(userId, undefined, now)
     this.entries(userId).set(instance, { count, aliveAt: now, expiresAt })
-    if (!wasOnline) this.publish(presenceChannel(userId), encodePresence(true, now))
+    if (!wasOnline) this.publish(Channels.presence(userId), encodePresence(true, now))
   }
 
   async linger (instance: string, userId: string, now: number, expiresAt: number): Promise<void> {
@@ -70,7 +71,7 @@ export class MemoryPresence implements PresenceStore {
       const entries = this.entries(userId)
       const back = entries.get(instance) === undefined && !this.othersLive(userId, instance, now)
       entries.set(instance, { count, aliveAt: now, expiresAt })
-      if (back) this.publish(presenceChannel(userId), encodePresence(true, now))
+      if (back) this.publish(Channels.presence(userId), encodePresence(true, now))
     }
   }
 

@@ -1,47 +1,143 @@
-/**
- * Who is online, shared by every duolog instance (centrifuge's PresenceManager): each
- * instance holds a lease per user it has connections for, renewed by `refresh`. A user is
- * online while any instance's lease on them runs; an instance that dies stops renewing, and
- * `sweep` (run by every instance) ends its leases once they run out.
- *
- * Transitions (online, offline) are decided inside the store, atomically, and published on
- * the bus channel `presenceChannel(userId)` in the order they were decided, so watchers on
- * every instance see them in one order. Guarantee: the state (`state`) is right within one
- * lease; the events are at most once, like the bus that carries them, and `watch` always
- * answers with the state first, so a watcher that reconnects is up to date again.
- */
-export interface PresenceStore {
-  readonly kind: string
-  /** `instance` now has `count` (> 0) connections of `userId`; an online event if nobody had the user. */
-  connect (instance: string, userId: string, count: number, now: number, expiresAt: number): Promise<void>
-  /** The last connection of `userId` on `instance` closed at `now`: online until expiresAt (a reload does not flap). */
-  linger (instance: string, userId: string, now: number, expiresAt: number): Promise<void>
-  /** The grace ran out: drop the entry unless the user came back; an offline event if no other instance has the user. */
-  leave (instance: string, userId: string, now: number): Promise<void>
-  /** Renews `instance`'s leases on its connected users; a lease that was swept meanwhile comes back (online again). */
-  refresh (instance: string, users: ReadonlyArray<readonly [string, number]>, now: number, expiresAt: number): Promise<void>
-  /** Ends leases that ran out; returns the users that went offline by it. Each such user is returned to one caller only. */
-  sweep (now: number): Promise<Array<{ userId: string, lastSeen: number }>>
-  /** The state of each id (every id gets an entry). */
-  state (userIds: readonly string[], now: number): Promise<Map<string, UserPresence>>
-  close (): Promise<void>
-}
+import type { Viewer } from '../auth/tokens.js'
+import type { Bus } from '../bus/bus.js'
+import type { PresenceVisibility } from '../config.js'
+import { Errors } from '../errors.js'
+import type { Log } from '../log.js'
+import type { Store } from '../store/store.js'
+import type { PresenceStore, UserPresence } from './store.js'
+import { PresenceTracker } from './tracker.js'
+import { PresenceWatchers, type PresenceFrame, type Watcher } from './watchers.js'
 
-export interface UserPresence {
+export const MAX_WATCHES = 100
+
+export interface PresenceInfo {
+  userId: string
   online: boolean
-  /** Open connections over every instance. */
   connections: number
-  /** The newest time an instance last vouched for the user (ms), also after they went offline; null if unknown. */
-  lastAlive: number | null
+  /** ISO time: now while online, else when the last connection closed; null if never connected. */
+  lastSeen: string | null
 }
 
-export const presenceChannel = (userId: string): string => `p:${userId}`
-
-/** `1|<ms>` online since, `0|<ms>` offline, last seen at. */
-export function decodePresence (payload: string): { online: boolean, at: number } | undefined {
-  const at = Number(payload.slice(2))
-  if (payload[1] !== '|' || (payload[0] !== '0' && payload[0] !== '1') || !Number.isSafeInteger(at)) return undefined
-  return { online: payload[0] === '1', at }
+export interface PresenceOptions {
+  /** Who exists, their stored lastSeen, and who has a conversation with whom (for `contacts`). */
+  users: Pick<Store, 'lastSeen' | 'setLastSeen' | 'hasConversation'>
+  /** Who is online, shared by the instances. */
+  presenceStore: PresenceStore
+  bus: Bus
+  visibility: PresenceVisibility
+  leaseMs: number
+  graceMs: number
+  /** This instance's connection count of a user. */
+  localCount: (userId: string) => number
+  /** This instance's connected users and their connection counts. */
+  localUsers: () => Iterable<[string, number]>
+  frame: PresenceFrame
+  log: Log
 }
 
-export const encodePresence = (online: boolean, at: number): string => `${online ? 1 : 0}|${at}`
+/**
+ * Presence as users see it: who is online and when they were last seen, as events to
+ * watchers and as answers to queries, within the visibility rule (DUOLOG_PRESENCE_VISIBILITY).
+ * The shared state is in the PresenceStore; this instance's part of it in the tracker.
+ */
+export class Presence {
+  private readonly tracker: PresenceTracker
+  private readonly watchers: PresenceWatchers
+
+  constructor (private readonly options: PresenceOptions) {
+    this.tracker = new PresenceTracker(options.presenceStore, {
+      leaseMs: options.leaseMs,
+      graceMs: options.graceMs,
+      localUsers: options.localUsers,
+      onExpired: (userId, lastSeen) => { this.recordLastSeen(userId, lastSeen) },
+      log: options.log
+    })
+    this.watchers = new PresenceWatchers(options.bus, options.frame, options.log)
+  }
+
+  /** A connection of userId opened here (after it was registered). */
+  connected (userId: string): void {
+    this.tracker.connected(userId, this.options.localCount(userId))
+  }
+
+  /** A connection of userId closed here (after it was unregistered); it watches nothing any more. */
+  disconnected (userId: string, watcher: Watcher): void {
+    this.watchers.forget(watcher)
+    const count = this.options.localCount(userId)
+    // One time for the store's lastSeen and the presence state, so that both tell the same.
+    const now = Date.now()
+    this.tracker.disconnected(userId, count, now)
+    if (count === 0) this.recordLastSeen(userId, now)
+  }
+
+  /**
+   * Whether `viewer` may see the presence of `target`: services always, users their own and,
+   * by DUOLOG_PRESENCE_VISIBILITY, everyone's, nobody's or (the default) their contacts'.
+   */
+  async canSee (viewer: Viewer, target: string): Promise<boolean> {
+    if (viewer.kind === 'service' || viewer.id === target) return true
+    switch (this.options.visibility) {
+      case 'everyone': return true
+      case 'nobody': return false
+      case 'contacts': return await this.options.users.hasConversation(viewer.id, target)
+    }
+  }
+
+  /**
+   * Subscribes `watcher` (a connection of user `viewerId`) to presence changes of the users
+   * it may see, and sends it their presence now. Users it may not see (or that do not exist)
+   * are left out silently.
+   */
+  async watch (watcher: Watcher, viewerId: string, users: readonly string[]): Promise<void> {
+    const fresh = [...new Set(users)].filter((id) => !this.watchers.isWatching(watcher, id))
+    if (this.watchers.count(watcher) + fresh.length > MAX_WATCHES) throw new Errors.TooManyWatches(MAX_WATCHES)
+    const visible = await this.visible(fresh, { kind: 'user', id: viewerId })
+    // Subscribed before the state is read: a change after the read arrives as an event.
+    for (const id of visible.keys()) await this.watchers.watch(watcher, id)
+    for (const info of await this.infoOf(visible)) watcher.send(this.options.frame(info.userId, info.online, info.lastSeen))
+  }
+
+  unwatch (watcher: Watcher, users: readonly string[]): void {
+    for (const id of users) this.watchers.unwatch(watcher, id)
+  }
+
+  /** Presence of the users among ids that exist and that viewer may see, in the order asked. */
+  async query (ids: readonly string[], viewer: Viewer): Promise<PresenceInfo[]> {
+    return await this.infoOf(await this.visible(ids, viewer))
+  }
+
+  /** Stops renewing this instance's leases (shutdown). */
+  close (): void {
+    this.tracker.close()
+  }
+
+  private recordLastSeen (userId: string, at: number): void {
+    this.options.users.setLastSeen(userId, at).catch((err: unknown) => {
+      this.options.log.warn({ err, userId }, 'recording lastSeen failed')
+    })
+  }
+
+  /** The users among ids that exist and that viewer may see, with the lastSeen the store has. */
+  private async visible (ids: readonly string[], viewer: Viewer): Promise<Map<string, number | null>> {
+    const known = await this.options.users.lastSeen(ids)
+    for (const userId of known.keys()) if (!(await this.canSee(viewer, userId))) known.delete(userId)
+    return known
+  }
+
+  private async infoOf (lastSeen: ReadonlyMap<string, number | null>): Promise<PresenceInfo[]> {
+    const states = await this.tracker.state([...lastSeen.keys()])
+    const now = Date.now()
+    return [...lastSeen].map(([userId, stored]) => {
+      const { online, connections, lastAlive } = states.get(userId) as UserPresence
+      // Offline: the newest of what the store recorded and of what a lease that ran out (not
+      // swept yet) last vouched for.
+      const seen = Math.max(stored ?? 0, lastAlive ?? 0)
+      return {
+        userId,
+        online,
+        connections,
+        lastSeen: online && connections > 0 ? new Date(now).toISOString() : seen === 0 ? null : new Date(seen).toISOString()
+      }
+    })
+  }
+}

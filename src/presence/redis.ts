@@ -1,15 +1,17 @@
 import { Redis } from 'ioredis'
-import type { PresenceStore, UserPresence } from './presence.js'
+import { RedisNames } from '../bus/channels.js'
+import type { Log } from '../log.js'
+import type { PresenceStore, UserPresence } from './store.js'
 
 export interface RedisPresenceOptions {
   url: string
-  /** The deployment's prefix: keys `<prefix>presence:...`, events on the bus channel `<prefix>p:<userId>`. */
+  /** The deployment's prefix: keys and the presence channel are named in bus/channels.ts after it. */
   prefix: string
-  onError?: (err: Error) => void
+  log: Log
 }
 
 /*
- * Keys (one Redis, not Redis Cluster: the scripts name keys they compute):
+ * Keys (one Redis, not Redis Cluster: the scripts name keys they compute; names from RedisNames):
  *   <prefix>presence:leases      ZSET  member "<instance>|<userId>", score = lease end (ms)
  *   <prefix>presence:u:<userId>  HASH  field <instance> = "<connections>:<aliveAt ms>"
  *   <prefix>presence:seen:<userId>  STRING  lastSeen (ms) of the last offline transition, kept a day:
@@ -17,10 +19,12 @@ export interface RedisPresenceOptions {
  * Every change runs as one script, so two instances never both decide a transition, and the
  * event is published (PUBLISH inside the script) in the order the transitions happened.
  */
+const lua = JSON.stringify
 const HELPERS = `
 local prefix = ARGV[1]
-local leases = prefix .. 'presence:leases'
-local function userKey (user) return prefix .. 'presence:u:' .. user end
+local leases = prefix .. ${lua(RedisNames.presenceLeases)}
+local function userKey (user) return prefix .. ${lua(RedisNames.presenceUser)} .. user end
+local function seenKey (user) return prefix .. ${lua(RedisNames.presenceSeen)} .. user end
 local function aliveAt (value) return tonumber(string.match(value, ':(%d+)$')) end
 local function othersLive (user, instance, now)
   for _, holder in ipairs(redis.call('HKEYS', userKey(user))) do
@@ -32,7 +36,7 @@ local function othersLive (user, instance, now)
   return false
 end
 local function publish (user, online, at)
-  redis.call('PUBLISH', prefix .. 'p:' .. user, (online and '1|' or '0|') .. string.format('%d', at))
+  redis.call('PUBLISH', prefix .. ${lua(RedisNames.presenceChannel)} .. user, (online and '1|' or '0|') .. string.format('%d', at))
 end
 -- No live entry left: drop the expired ones and publish offline at the newest lastSeen.
 local function settle (user, now, seen)
@@ -47,7 +51,7 @@ local function settle (user, now, seen)
     redis.call('ZREM', leases, entries[i] .. '|' .. user)
   end
   redis.call('DEL', key)
-  redis.call('SET', prefix .. 'presence:seen:' .. user, string.format('%d', seen), 'PX', 86400000)
+  redis.call('SET', seenKey(user), string.format('%d', seen), 'PX', 86400000)
   publish(user, false, seen)
   return seen
 end
@@ -113,7 +117,7 @@ local out = {}
 for i = 3, #ARGV do
   local user = ARGV[i]
   local entries = redis.call('HGETALL', userKey(user))
-  local online, connections, alive = 0, 0, tonumber(redis.call('GET', prefix .. 'presence:seen:' .. user) or '-1')
+  local online, connections, alive = 0, 0, tonumber(redis.call('GET', seenKey(user)) or '-1')
   for j = 1, #entries, 2 do
     local score = redis.call('ZSCORE', leases, entries[j] .. '|' .. user)
     if score and tonumber(score) > now then
@@ -150,7 +154,7 @@ export class RedisPresence implements PresenceStore {
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(50 * times, 2000)
     })
-    redis.on('error', options.onError ?? (() => {}))
+    redis.on('error', (err: Error) => { options.log.warn({ err: err.message }, 'redis presence') })
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua: HELPERS + lua })
     this.redis = redis as Scripted
   }
@@ -196,7 +200,7 @@ export class RedisPresence implements PresenceStore {
   }
 
   async close (): Promise<void> {
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => {})
+    if (this.redis.status === 'ready') await this.redis.quit().catch((err: unknown) => { this.options.log.warn({ err }, 'closing redis presence failed') })
     else this.redis.disconnect()
   }
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { WebSocket } from 'ws'
-import type { FastifyBaseLogger } from 'fastify'
-import { readStreamPage, seqFor, type Store, type StoredMessage } from '../store/store.js'
+import { readStreamPage, seqFor, type StreamReader, type StoredMessage } from '../store/store.js'
+import type { Log } from '../log.js'
 import { messageFrame } from './frames.js'
-import { CloseCodes } from './close-codes.js'
+import { Disconnect } from './disconnect.js'
+import type { Transport } from './transport.js'
 import { Errors } from '../errors.js'
 
 const SLOW_CONSUMER_GRACE_MS = 1000
@@ -23,6 +23,16 @@ interface Offer {
  */
 type Mode = 'live' | 'busy' | 'paused'
 
+export interface ConnectionOptions {
+  userId: string
+  transport: Transport
+  /** Where entries the connection missed live are read from. */
+  stream: StreamReader
+  /** Unsent bytes past which the client is cut as a slow consumer. */
+  maxBufferedBytes: number
+  log: Log
+}
+
 /**
  * One authenticated WebSocket of a user, and its position in the user's stream.
  *
@@ -32,27 +42,28 @@ type Mode = 'live' | 'busy' | 'paused'
  */
 export class Connection {
   readonly id = randomUUID()
+  readonly userId: string
   /** The highest seq this connection has been sent. */
   cursor = 0
-  /** Set by a pong or any frame; cleared by each heartbeat. */
-  alive = true
   /** The login session of the token this connection runs on (changes with an in-band auth). */
   sessionId: string | null = null
-  /** Users whose presence this connection watches. */
-  readonly watching = new Set<string>()
   private mode: Mode = 'busy'
   private pending: Offer[] = []
+  private readonly transport: Transport
+  private readonly stream: StreamReader
+  private readonly maxBufferedBytes: number
+  private readonly log: Log
 
-  constructor (
-    readonly userId: string,
-    private readonly socket: WebSocket,
-    private readonly store: Store,
-    private readonly maxBufferedBytes: number,
-    private readonly log: FastifyBaseLogger
-  ) {}
+  constructor (options: ConnectionOptions) {
+    this.userId = options.userId
+    this.transport = options.transport
+    this.stream = options.stream
+    this.maxBufferedBytes = options.maxBufferedBytes
+    this.log = options.log
+  }
 
   get open (): boolean {
-    return this.socket.readyState === this.socket.OPEN
+    return this.transport.open
   }
 
   get syncing (): boolean {
@@ -61,26 +72,26 @@ export class Connection {
 
   /** Sends a frame unless the client cannot keep up, in which case it must reconnect and sync. */
   send (frame: string): void {
-    if (!this.open) return
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      this.close(CloseCodes.slowConsumer, 'slow_consumer')
+    if (!this.transport.open) return
+    if (this.transport.bufferedAmount > this.maxBufferedBytes) {
+      this.close(Disconnect.slowConsumer)
       // The close frame waits behind the unread backlog; do not wait for it for long.
-      setTimeout(() => { this.socket.terminate() }, SLOW_CONSUMER_GRACE_MS).unref()
+      setTimeout(() => { this.transport.terminate() }, SLOW_CONSUMER_GRACE_MS).unref()
       return
     }
-    this.socket.send(frame)
+    this.transport.send(frame)
   }
 
-  close (code: number, reason: string): void {
-    if (this.open) this.socket.close(code, reason)
+  close (disconnect: Disconnect): void {
+    this.transport.close(disconnect)
   }
 
   terminate (): void {
-    this.socket.terminate()
+    this.transport.terminate()
   }
 
   ping (): void {
-    if (this.open) this.socket.ping()
+    this.transport.ping()
   }
 
   /** A stream entry of this connection's user, sent in order or read later from the store. */
@@ -115,7 +126,7 @@ export class Connection {
     this.mode = 'busy'
     let page: { messages: StoredMessage[], more: boolean }
     try {
-      page = await readStreamPage(this.store, this.userId, after, limit)
+      page = await readStreamPage(this.stream, this.userId, after, limit)
     } catch (err) {
       if (err instanceof Errors.InvalidCursor) {
         // Refused before touching the stream: carry on as before.
@@ -124,7 +135,7 @@ export class Connection {
         throw err
       }
       // The stream position is unknown now: the client must reconnect and sync.
-      this.close(CloseCodes.streamError, 'stream_error')
+      this.close(Disconnect.streamError)
       throw err
     }
     const { more } = page
@@ -155,8 +166,8 @@ export class Connection {
       // Offers that arrive while this awaits are pending too: loop until none is left.
       while (this.pending.length > 0 && this.open) await this.sendPending()
     } catch (err) {
-      this.log.error({ err, userId: this.userId }, 'reading the stream failed; closing the connection')
-      this.close(CloseCodes.streamError, 'stream_error')
+      this.log.error({ err, userId: this.userId, connectionId: this.id }, 'reading the stream failed; closing the connection')
+      this.close(Disconnect.streamError)
     }
     this.mode = 'live'
   }
@@ -172,11 +183,11 @@ export class Connection {
         this.send(next.frame)
         continue
       }
-      const gap = await this.store.readStream(this.userId, this.cursor, next.seq - 1 - this.cursor)
+      const gap = await this.stream.readStream(this.userId, this.cursor, next.seq - 1 - this.cursor)
       for (const message of gap) this.sendEntry(message)
       if (gap.length === 0) {
         // Cannot happen with a store that keeps its guarantee; never spin on it.
-        this.log.error({ userId: this.userId, cursor: this.cursor, next: next.seq }, 'stream gap not found in the store')
+        this.log.error({ userId: this.userId, connectionId: this.id, cursor: this.cursor, next: next.seq }, 'stream gap not found in the store')
         this.cursor = next.seq - 1
       }
     }

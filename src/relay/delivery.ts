@@ -1,10 +1,10 @@
-import type { FastifyBaseLogger } from 'fastify'
 import type { NewMessage, Store, StoredMessage } from '../store/store.js'
 import { Errors } from '../errors.js'
 import type { Connection } from './connection.js'
 import { sentFrame } from './frames.js'
+import type { Log } from '../log.js'
 
-/** Hands a stored message to every device of both users (the relay does it over the bus). */
+/** Hands a stored message to every device of both users (Relay.publish does it over the bus). */
 export type FanOut = (message: StoredMessage, origin: Connection | undefined) => void
 
 export interface SendRequest {
@@ -46,7 +46,7 @@ export class Delivery {
     private readonly store: Store,
     private readonly fanOut: FanOut,
     private readonly maxContentLength: number,
-    private readonly log: FastifyBaseLogger
+    private readonly log: Log
   ) {}
 
   /**
@@ -125,6 +125,9 @@ export class Delivery {
           break
         case 'unknown_recipient':
           q.reject(new Errors.UnknownRecipient(q.message.to))
+          break
+        case 'unknown_sender':
+          q.reject(new Errors.UnknownUser(q.message.from))
           break
         default:
           q.reject(new Errors.StoreUnavailable())

@@ -1,5 +1,7 @@
+import type { Disconnect } from './disconnect.js'
+
 /**
- * What the relay sends over the bus, one channel per user (`u:<id>`), as compact strings:
+ * What the relay sends over the bus on a user's channel (Channels.user), as compact strings:
  * the frame travels as is, after a short header, so nothing is escaped or parsed twice.
  *
  * - entry:     `e<seq>|<frame>`            a stream entry for every connection of the user
@@ -9,13 +11,11 @@
 export type RelayEvent =
   | { kind: 'entry', seq: number, frame: string }
   | { kind: 'transient', except: string, frame: string }
-  | { kind: 'kick', code: number, sessionId: string, reason: string }
-
-export const userChannel = (userId: string): string => `u:${userId}`
+  | { kind: 'kick', disconnect: Disconnect, sessionId: string }
 
 export const encodeEntry = (seq: number, frame: string): string => `e${seq}|${frame}`
 export const encodeTransient = (frame: string, except = ''): string => `t${except}|${frame}`
-export const encodeKick = (code: number, sessionId: string, reason: string): string => `x${code}|${sessionId}|${reason}`
+export const encodeKick = (disconnect: Disconnect, sessionId: string): string => `x${disconnect.code}|${sessionId}|${disconnect.reason}`
 
 /** undefined for a payload that is not a relay event (never thrown: it comes off the network). */
 export function decodeEvent (payload: string): RelayEvent | undefined {
@@ -34,7 +34,7 @@ export function decodeEvent (payload: string): RelayEvent | undefined {
       const second = rest.indexOf('|')
       const code = Number(head)
       if (second < 0 || !Number.isInteger(code)) return undefined
-      return { kind: 'kick', code, sessionId: rest.slice(0, second), reason: rest.slice(second + 1) }
+      return { kind: 'kick', disconnect: { code, reason: rest.slice(second + 1) }, sessionId: rest.slice(0, second) }
     }
   }
   return undefined

@@ -1,22 +1,37 @@
-/**
- * A token bucket: `capacity` events at once, refilled evenly over `windowMs`.
- * Used per connection for typing frames; what it refuses is dropped silently.
- */
-export class RateLimit {
-  private tokens: number
-  private last = Date.now()
+import { Errors } from '../errors.js'
+import { TokenBucket } from '../token-bucket.js'
+import type { Store } from '../store/store.js'
+import { typingFrame } from './frames.js'
+import type { Hub } from './hub.js'
 
-  constructor (private readonly capacity: number, private readonly windowMs: number) {
-    this.tokens = capacity
+export interface TypingOptions {
+  /** A `start` with no `stop` ends after this. */
+  timeoutMs: number
+  /** Typing frames a connection may send per 10 seconds; more are dropped silently. */
+  per10s: number
+}
+
+/** Typing indicators: shown on every connected device of the recipient, never stored. */
+export class Typing {
+  constructor (
+    private readonly users: Pick<Store, 'getUser'>,
+    private readonly hub: Pick<Hub, 'sendTo'>,
+    private readonly options: TypingOptions
+  ) {}
+
+  /** The indicators one connection of `from` starts and stops. */
+  forConnection (from: string): TypingIndicators {
+    return new TypingIndicators(from, new TokenBucket(this.options.per10s, 10_000), this.options.timeoutMs, this)
   }
 
-  take (): boolean {
-    const now = Date.now()
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.capacity / this.windowMs)
-    this.last = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+  /** Throws unless `to` is another, existing user. */
+  async checkRecipient (from: string, to: string): Promise<void> {
+    if (to === from) throw new Errors.InvalidRecipient('a typing indicator goes to another user, not to its sender')
+    if (await this.users.getUser(to) === undefined) throw new Errors.UnknownRecipient(to)
+  }
+
+  show (from: string, to: string, state: 'start' | 'stop'): void {
+    this.hub.sendTo(to, typingFrame(from, state))
   }
 }
 
@@ -24,26 +39,34 @@ export class RateLimit {
  * The typing indicators one connection has started: each ends with the client's `stop`,
  * after the timeout, or when the connection closes, whichever comes first.
  */
-export class TypingState {
+export class TypingIndicators {
   private readonly timers = new Map<string, NodeJS.Timeout>()
 
-  constructor (private readonly timeoutMs: number, private readonly emit: (to: string, state: 'start' | 'stop') => void) {}
+  constructor (
+    private readonly from: string,
+    private readonly limit: TokenBucket,
+    private readonly timeoutMs: number,
+    private readonly typing: Typing
+  ) {}
 
-  change (to: string, state: 'start' | 'stop'): void {
+  async change (to: string, state: 'start' | 'stop'): Promise<void> {
+    // Over the limit: dropped without an answer, so a flood costs the peer nothing.
+    if (!this.limit.take()) return
+    await this.typing.checkRecipient(this.from, to)
     clearTimeout(this.timers.get(to))
     if (state === 'start') {
-      this.timers.set(to, setTimeout(() => { this.timers.delete(to); this.emit(to, 'stop') }, this.timeoutMs))
+      this.timers.set(to, setTimeout(() => { this.timers.delete(to); this.typing.show(this.from, to, 'stop') }, this.timeoutMs))
     } else {
       this.timers.delete(to)
     }
-    this.emit(to, state)
+    this.typing.show(this.from, to, state)
   }
 
   /** Stops every indicator still running (the connection closed). */
   stopAll (): void {
     for (const [to, timer] of this.timers) {
       clearTimeout(timer)
-      this.emit(to, 'stop')
+      this.typing.show(this.from, to, 'stop')
     }
     this.timers.clear()
   }

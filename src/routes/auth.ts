@@ -4,7 +4,7 @@ import { LoginSchema, RefreshSchema, ServiceTokenRequestSchema, SessionTokenSche
 import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
-import { CloseCodes } from '../relay/close-codes.js'
+import { Disconnect } from '../relay/disconnect.js'
 import { principalOf, requireUser } from './guards.js'
 
 const auth: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -58,7 +58,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const result = await sessions.refresh(request.body.refreshToken)
     if (result.status === 'reused') {
-      relay.endSession(result.session.userId, result.session.id, CloseCodes.sessionRevoked, 'session_revoked')
+      relay.hub.endSession(result.session.userId, result.session.id, Disconnect.sessionRevoked)
       throw new Errors.Unauthorized('this refresh token was already used: the session is ended')
     }
     if (result.status === 'invalid') throw new Errors.Unauthorized('the refresh token is not valid')
@@ -77,7 +77,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const principal = principalOf(request)
     await sessions.revoke(principal.sessionId as string)
-    relay.endSession(principal.id, principal.sessionId as string, CloseCodes.loggedOut, 'logged_out')
+    relay.hub.endSession(principal.id, principal.sessionId as string, Disconnect.loggedOut)
     return reply.code(204).send(null)
   })
 }

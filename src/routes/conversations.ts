@@ -51,7 +51,7 @@ const conversations: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const me = principalOf(request).id
-    const readUpTo = await relay.read(me, request.params.peer, request.body.upTo)
+    const readUpTo = await relay.receipts.read(me, request.params.peer, request.body.upTo)
     return { peer: request.params.peer, readUpTo }
   })
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
-import type { Principal } from '../plugins/auth.js'
+import type { Principal } from '../auth/tokens.js'
 
 /** onRequest hooks that run after fastify.authenticate. */
 

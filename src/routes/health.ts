@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ErrorSchema } from '../schemas/common.js'
+import { Errors } from '../errors.js'
 
 const StatusSchema = Type.Object({ status: Type.String() })
 
@@ -11,13 +12,13 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/readyz', {
     schema: { tags: ['health'], summary: 'The message store answers', response: { 200: StatusSchema, 503: ErrorSchema } }
-  }, async (request, reply) => {
+  }, async (request) => {
     try {
       await fastify.store.ping()
       return { status: 'ready' }
     } catch (err) {
       request.log.warn({ err }, 'readiness check failed')
-      return reply.code(503).send({ error: { code: 'not_ready', message: 'the message store does not answer' } })
+      throw new Errors.NotReady()
     }
   })
 }

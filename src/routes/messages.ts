@@ -28,8 +28,8 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     let sender: string
     if (principal.kind === 'service') {
       if (from === undefined) throw new Errors.InvalidRequest('a service must say whom it sends as: "from"')
+      // An unknown sender is refused by the store (404 not_found), in the same commit.
       sender = from
-      if (await store.getUser(sender) === undefined) throw new Errors.NotFound(`user "${sender}" does not exist`)
     } else {
       if (from !== undefined && from !== principal.id) throw new Errors.Forbidden('a user can only send as itself')
       sender = principal.id
@@ -60,7 +60,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const me = principalOf(request).id
     const { peer } = request.params
-    if (await store.getUser(peer) === undefined) throw new Errors.NotFound(`user "${peer}" does not exist`)
+    if (await store.getUser(peer) === undefined) throw new Errors.UnknownUser(peer)
     const limit = Math.min(request.query.limit ?? 50, config.limits.maxHistoryPage)
     const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
     const more = page.length > limit

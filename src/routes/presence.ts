@@ -22,8 +22,8 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     // A user the caller may not see is indistinguishable from one that does not exist.
-    const [info] = await relay.presence([request.params.userId], principalOf(request))
-    if (info === undefined) throw new Errors.NotFound(`user "${request.params.userId}" does not exist`)
+    const [info] = await relay.presence.query([request.params.userId], principalOf(request))
+    if (info === undefined) throw new Errors.UnknownUser(request.params.userId)
     return info
   })
 
@@ -42,7 +42,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     if (ids.length > MAX_IDS) throw new Errors.InvalidRequest(`ids lists at most ${MAX_IDS} users`)
     const bad = ids.find((id) => !USER_ID.test(id))
     if (bad !== undefined) throw new Errors.InvalidRequest(`"${bad.slice(0, 80)}" is not a user id`)
-    return { presence: await relay.presence(ids, principalOf(request)) }
+    return { presence: await relay.presence.query(ids, principalOf(request)) }
   })
 }
 

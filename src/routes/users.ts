@@ -5,7 +5,7 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword } from '../auth/passwords.js'
 import { requireService } from './guards.js'
-import { CloseCodes } from '../relay/close-codes.js'
+import { Disconnect } from '../relay/disconnect.js'
 import { Type } from '@sinclair/typebox'
 
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -47,7 +47,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const user = await store.getUser(request.params.id)
-    if (user === undefined) throw new Errors.NotFound(`user "${request.params.id}" does not exist`)
+    if (user === undefined) throw new Errors.UnknownUser(request.params.id)
     const { sessionId } = await sessions.start(user.id, false)
     return tokens.issueUser(user.id, sessionId)
   })
@@ -64,9 +64,9 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { id } = request.params
-    if (await store.getUser(id) === undefined) throw new Errors.NotFound(`user "${id}" does not exist`)
+    if (await store.getUser(id) === undefined) throw new Errors.UnknownUser(id)
     const revoked = await sessions.revokeUser(id)
-    relay.endUser(id, CloseCodes.sessionsRevoked, 'sessions_revoked')
+    relay.hub.endUser(id, Disconnect.sessionsRevoked)
     return { revoked: revoked.length }
   })
 }

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { ErrorSchema } from '../schemas/common.js'
 import { Errors } from '../errors.js'
-import { bearerToken } from '../plugins/auth.js'
+import { bearerToken } from '../auth/tokens.js'
+import { attachWebSocket } from '../relay/ws-transport.js'
 
 const WsQuerySchema = Type.Object({
   after: Type.Optional(Type.Integer({
@@ -34,10 +35,11 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       request.principal = principal
     },
     handler: async (request, reply) => {
-      return reply.code(426).header('upgrade', 'websocket').send({ error: { code: 'upgrade_required', message: 'this route speaks WebSocket' } })
+      void reply.header('upgrade', 'websocket')
+      throw new Errors.UpgradeRequired()
     },
     wsHandler: (socket, request) => {
-      fastify.relay.accept(socket, request.principal, (request.query as WsQuery).after)
+      attachWebSocket(socket, (transport) => fastify.relay.accept(transport, request.principal, (request.query as WsQuery).after))
     }
   })
 }

@@ -3,6 +3,8 @@ import type {
   AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord
 } from './store.js'
 import { postgresMigrations } from './migrations/postgres.js'
+import { conversationCounters, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
+import type { Log } from '../log.js'
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -10,6 +12,7 @@ export interface PostgresStoreOptions {
   /** The schema the tables live in (created if missing). */
   schema?: string
   poolSize?: number
+  log: Log
 }
 
 // BIGINT columns arrive as numbers: ids and seqs stay far below 2^53.
@@ -45,7 +48,7 @@ export class PostgresStore implements Store {
       options: `-c search_path=${schema}`
     })
     // A pool error (a dropped idle connection) must not crash the process; the next query reconnects.
-    pool.on('error', () => {})
+    pool.on('error', (err) => { options.log.warn({ err: err.message }, 'postgres: an idle connection failed') })
     const store = new PostgresStore(pool)
     await store.migrate(schema)
     return store
@@ -119,35 +122,18 @@ export class PostgresStore implements Store {
       const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
       const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
       const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
-      const existing = await this.retried(c, batch)
-      const outcomes: AppendOutcome[] = []
-      const fresh: StoredMessage[] = []
-      for (const m of batch) {
-        const key = m.clientMsgId === null ? undefined : `${m.from}\n${m.clientMsgId}`
-        const earlier = key === undefined ? undefined : existing.get(key)
-        if (earlier !== undefined) {
-          outcomes.push({ status: earlier.to === m.to && earlier.content === m.content ? 'duplicate' : 'conflict', message: earlier })
-          continue
-        }
-        if (!lastSeq.has(m.from) || !lastSeq.has(m.to)) {
-          outcomes.push({ status: 'unknown_recipient' })
-          continue
-        }
-        const senderSeq = (lastSeq.get(m.from) as number) + 1
-        lastSeq.set(m.from, senderSeq)
-        const recipientSeq = (lastSeq.get(m.to) as number) + 1
-        lastSeq.set(m.to, recipientSeq)
-        const message: StoredMessage = { id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq, recipientSeq }
-        if (key !== undefined) existing.set(key, message)
-        fresh.push(message)
-        outcomes.push({ status: 'stored', message })
-      }
-      if (fresh.length > 0) await this.insert(c, fresh, lastSeq)
-      return outcomes
+      const retried = await this.retried(c, batch)
+      const plan = planAppend(batch, {
+        earlier: (sender, clientMsgId) => retried.get(retryKey(sender, clientMsgId)),
+        userExists: (userId) => lastSeq.has(userId),
+        lastSeq: (userId) => lastSeq.get(userId) ?? 0
+      })
+      if (plan.fresh.length > 0) await this.insert(c, plan.fresh, plan.lastSeqs)
+      return plan.outcomes
     })
   }
 
-  /** Stored messages of the batch's senders with the batch's clientMsgIds, by "sender\nclientMsgId". */
+  /** Stored messages of the batch's senders with the batch's clientMsgIds, by retryKey. */
   private async retried (c: Client, batch: readonly NewMessage[]): Promise<Map<string, StoredMessage>> {
     const keyed = batch.filter((m) => m.clientMsgId !== null)
     const found = new Map<string, StoredMessage>()
@@ -155,7 +141,7 @@ export class PostgresStore implements Store {
     const { rows } = await c.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
       JOIN unnest($1::text[], $2::text[]) AS k(sender, client_msg_id) ON m.sender = k.sender AND m.client_msg_id = k.client_msg_id`,
     [keyed.map((m) => m.from), keyed.map((m) => m.clientMsgId)])
-    for (const row of rows) found.set(`${row.from}\n${row.clientMsgId as string}`, row)
+    for (const row of rows) found.set(retryKey(row.from, row.clientMsgId as string), row)
     return found
   }
 
@@ -166,17 +152,7 @@ export class PostgresStore implements Store {
     fresh.forEach((m, i) => { m.id = sorted[i] as number })
     const column = <K extends keyof StoredMessage>(key: K): Array<StoredMessage[K]> => fresh.map((m) => m[key])
     // One row per (user, peer): an upsert may not touch a row twice in one statement.
-    const conversations = new Map<string, { user: string, peer: string, last: number, received: number }>()
-    for (const m of fresh) {
-      for (const [user, peer, received] of [[m.from, m.to, 0], [m.to, m.from, 1]] as const) {
-        const key = `${user}\n${peer}`
-        const row = conversations.get(key) ?? { user, peer, last: 0, received: 0 }
-        row.last = Math.max(row.last, m.id)
-        row.received += received
-        conversations.set(key, row)
-      }
-    }
-    const rows = [...conversations.values()]
+    const rows = conversationCounters(fresh)
     // Every write in one statement (one round trip): data-modifying CTEs all run, once.
     await c.query(`WITH inserted_messages AS (
         INSERT INTO messages (id, sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
@@ -193,7 +169,7 @@ export class PostgresStore implements Store {
       column('id'), column('from'), column('to'), column('content'), column('createdAt'), column('clientMsgId'), column('senderSeq'), column('recipientSeq'),
       [...column('from'), ...column('to')], [...column('senderSeq'), ...column('recipientSeq')], [...column('id'), ...column('id')],
       [...lastSeq.keys()], [...lastSeq.values()],
-      rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.last), rows.map((r) => r.received)
+      rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.lastMessageId), rows.map((r) => r.received)
     ])
   }
 
@@ -212,7 +188,7 @@ export class PostgresStore implements Store {
   }
 
   async conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]> {
-    const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+    const [lo, hi] = orderedPair(userId, peer)
     const { rows } = await this.pool.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
       WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id < $3 AND m.id > $4
       ORDER BY m.id DESC LIMIT $5`, [lo, hi, query.before ?? Number.MAX_SAFE_INTEGER, query.after ?? 0, query.limit])
@@ -238,12 +214,12 @@ export class PostgresStore implements Store {
     return await this.tx(async (c): Promise<ReadOutcome> => {
       const row = await this.one<{ newest: number, readUpTo: number }>(`SELECT last_message_id AS newest, read_up_to AS "readUpTo"
         FROM conversations WHERE user_id = $1 AND peer = $2 FOR UPDATE`, [userId, peer], c)
-      if (row === undefined || upTo > row.newest) return { status: 'invalid' }
-      if (upTo <= row.readUpTo) return { status: 'unchanged', readUpTo: row.readUpTo }
-      const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+      const step = readStep(row?.newest ?? 0, row?.readUpTo ?? 0, upTo)
+      if (step.status !== 'advance') return step
+      const [lo, hi] = orderedPair(userId, peer)
       const counted = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM messages m
         WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id > $3 AND m.id <= $4 AND m.sender = $5`,
-      [lo, hi, row.readUpTo, upTo, peer], c)
+      [lo, hi, step.from, upTo, peer], c)
       await c.query('UPDATE conversations SET read_up_to = $3, read = read + $4 WHERE user_id = $1 AND peer = $2', [userId, peer, upTo, counted?.n ?? 0])
       return { status: 'advanced', readUpTo: upTo }
     })
@@ -268,19 +244,20 @@ export class PostgresStore implements Store {
 
   async rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome> {
     return await this.tx(async (c): Promise<RefreshOutcome> => {
-      const token = await this.one<{ sessionId: string, expiresAt: number, usedAt: number | null }>(`SELECT session_id AS "sessionId", expires_at AS "expiresAt", used_at AS "usedAt"
+      const token = await this.one<RefreshTokenRow>(`SELECT session_id AS "sessionId", expires_at AS "expiresAt", used_at AS "usedAt"
         FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, [hash], c)
-      if (token === undefined) return { status: 'invalid' }
-      const session = await this.one<SessionRecord>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [token.sessionId], c)
-      if (session === undefined || session.revokedAt !== null) return { status: 'invalid' }
-      if (token.usedAt !== null) {
-        await c.query('UPDATE sessions SET revoked_at = $1 WHERE id = $2', [now, session.id])
-        return { status: 'reused', session: { ...session, revokedAt: now } }
+      const session = token === undefined ? undefined : await this.one<SessionRecord>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`, [token.sessionId], c)
+      const step = refreshStep(token, session, now)
+      switch (step.status) {
+        case 'invalid': return step
+        case 'reuse':
+          await c.query('UPDATE sessions SET revoked_at = $1 WHERE id = $2', [now, step.session.id])
+          return { status: 'reused', session: { ...step.session, revokedAt: now } }
+        case 'rotate':
+          await c.query('UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2', [now, hash])
+          await c.query('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES ($1, $2, $3)', [next.hash, step.session.id, next.expiresAt])
+          return { status: 'rotated', session: step.session }
       }
-      if (token.expiresAt <= now) return { status: 'invalid' }
-      await c.query('UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2', [now, hash])
-      await c.query('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES ($1, $2, $3)', [next.hash, session.id, next.expiresAt])
-      return { status: 'rotated', session }
     })
   }
 

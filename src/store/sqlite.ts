@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
+import { conversationCounters, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
 import type { SqliteSynchronous } from '../config.js'
 
 export interface SqliteStoreOptions {
@@ -22,9 +23,6 @@ export interface SqliteStoreOptions {
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
   m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq`
 
-const pairKey = (a: string, b: string): string => a < b ? `${a}\n${b}` : `${b}\n${a}`
-const clientKey = (sender: string, clientMsgId: string): string => `${sender}\n${clientMsgId}`
-
 /**
  * Messages stored in the log but not yet in the index tables, indexed in memory.
  * Every message with id > indexed_up_to is here; reads merge it with the tables.
@@ -40,7 +38,7 @@ class Tail {
     push(this.byUser, m.from, m)
     push(this.byUser, m.to, m)
     push(this.byPair, pairKey(m.from, m.to), m)
-    if (m.clientMsgId !== null) this.byClientMsgId.set(clientKey(m.from, m.clientMsgId), m)
+    if (m.clientMsgId !== null) this.byClientMsgId.set(retryKey(m.from, m.clientMsgId), m)
   }
 
   clear (): void {
@@ -154,7 +152,7 @@ export class SqliteStore implements Store {
       messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
       ping: db.prepare('SELECT 1').pluck()
     }
-    this.appendTx = db.transaction((batch: readonly NewMessage[]) => batch.map((m) => this.appendOne(m)))
+    this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
 
     // Whatever a previous process stored but did not index (a crash) is indexed now.
@@ -162,25 +160,22 @@ export class SqliteStore implements Store {
     this.indexTx(this.tail.messages.length)
   }
 
-  private appendOne (m: NewMessage): AppendOutcome {
-    const s = this.stmts
-    if (m.clientMsgId !== null) {
-      const existing = this.tail.byClientMsgId.get(clientKey(m.from, m.clientMsgId)) ??
-        s.byClientMsgId.get(m.from, m.clientMsgId) as StoredMessage | undefined
-      if (existing !== undefined) {
-        const same = existing.to === m.to && existing.content === m.content
-        return { status: same ? 'duplicate' : 'conflict', message: existing }
-      }
+  private readonly lookups: AppendLookups = {
+    earlier: (sender, clientMsgId) => this.tail.byClientMsgId.get(retryKey(sender, clientMsgId)) ??
+      this.stmts.byClientMsgId.get(sender, clientMsgId) as StoredMessage | undefined,
+    userExists: (userId) => this.userExists(userId),
+    lastSeq: (userId) => this.lastSeq(userId)
+  }
+
+  /** Inside the batch's transaction: decide, then append each new message to the log. */
+  private append (batch: readonly NewMessage[]): AppendOutcome[] {
+    const plan = planAppend(batch, this.lookups)
+    for (const m of plan.fresh) {
+      m.id = Number(this.stmts.insertMessage.run(m.from, m.to, m.content, m.createdAt, m.clientMsgId, m.senderSeq, m.recipientSeq).lastInsertRowid)
+      this.tail.add(m)
     }
-    if (!this.userExists(m.to)) return { status: 'unknown_recipient' }
-    const senderSeq = this.lastSeq(m.from) + 1
-    const recipientSeq = this.lastSeq(m.to) + 1
-    this.lastSeqs.set(m.from, senderSeq)
-    this.lastSeqs.set(m.to, recipientSeq)
-    const id = Number(s.insertMessage.run(m.from, m.to, m.content, m.createdAt, m.clientMsgId, senderSeq, recipientSeq).lastInsertRowid)
-    const message: StoredMessage = { id, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq, recipientSeq }
-    this.tail.add(message)
-    return { status: 'stored', message }
+    for (const [userId, seq] of plan.lastSeqs) this.lastSeqs.set(userId, seq)
+    return plan.outcomes
   }
 
   /** Moves the oldest `count` tail messages into the index tables, sorted by key. */
@@ -192,37 +187,19 @@ export class SqliteStore implements Store {
     const conversations: Array<[string, string, number]> = []
     for (const m of batch) {
       entries.push([m.from, m.senderSeq, m.id], [m.to, m.recipientSeq, m.id])
-      conversations.push(m.from < m.to ? [m.from, m.to, m.id] : [m.to, m.from, m.id])
+      conversations.push([...orderedPair(m.from, m.to), m.id])
       if (m.clientMsgId !== null) s.insertIdempotency.run(m.from, m.clientMsgId, m.id)
     }
     entries.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1])
     conversations.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2])
     for (const e of entries) s.insertEntry.run(e[0], e[1], e[2])
     for (const c of conversations) s.insertConversation.run(c[0], c[1], c[2])
-    this.writeConversationCounters(batch)
+    for (const c of conversationCounters(batch)) s.upsertConversation.run(c.user, c.peer, c.lastMessageId, c.received)
     s.setIndexedUpTo.run((batch[batch.length - 1] as StoredMessage).id)
     // Committed below by the transaction wrapper; the tail is rebuilt if that fails.
     const rest = this.tail.messages.slice(count)
     this.tail.clear()
     for (const m of rest) this.tail.add(m)
-  }
-
-  /** Per user and peer touched by the batch: the newest message and how many came from the peer. */
-  private writeConversationCounters (batch: readonly StoredMessage[]): void {
-    const touched = new Map<string, [user: string, peer: string, lastId: number, received: number]>()
-    const touch = (user: string, peer: string, m: StoredMessage): void => {
-      const key = `${user}\n${peer}`
-      const entry = touched.get(key)
-      const received = m.to === user ? 1 : 0
-      if (entry === undefined) touched.set(key, [user, peer, m.id, received])
-      else { entry[2] = m.id; entry[3] += received }
-    }
-    for (const m of batch) {
-      touch(m.from, m.to, m)
-      touch(m.to, m.from, m)
-    }
-    const sorted = [...touched.values()].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)
-    for (const [user, peer, lastId, received] of sorted) this.stmts.upsertConversation.run(user, peer, lastId, received)
   }
 
   private row (user: string, peer: string): { lastMessageId: number, unread: number, readUpTo: number, deliveredUpTo: number } {
@@ -345,7 +322,7 @@ export class SqliteStore implements Store {
       if (m.id < before && m.id > after) page.push(m)
     }
     if (page.length === query.limit) return page
-    const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
+    const [lo, hi] = orderedPair(userId, peer)
     const rows = this.stmts.conversation.all(lo, hi, before, after, query.limit - page.length) as StoredMessage[]
     return page.concat(rows)
   }
@@ -395,13 +372,12 @@ export class SqliteStore implements Store {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)
       const pending = this.tail.byPair.get(pairKey(userId, peer))
-      const newest = Math.max(mine.lastMessageId, pending?.[pending.length - 1]?.id ?? 0)
-      if (upTo > newest) return { status: 'invalid' }
-      if (upTo <= mine.readUpTo) return { status: 'unchanged', readUpTo: mine.readUpTo }
+      const step = readStep(Math.max(mine.lastMessageId, pending?.[pending.length - 1]?.id ?? 0), mine.readUpTo, upTo)
+      if (step.status !== 'advance') return step
       // Count the peer's messages the marker passes over, indexed and not yet indexed.
-      const [lo, hi] = userId < peer ? [userId, peer] : [peer, userId]
-      let nowRead = this.stmts.countIncoming.get(lo, hi, mine.readUpTo, upTo, peer) as number
-      for (const m of pending ?? []) if (m.from === peer && m.id > mine.readUpTo && m.id <= upTo) nowRead++
+      const [lo, hi] = orderedPair(userId, peer)
+      let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, upTo, peer) as number
+      for (const m of pending ?? []) if (m.from === peer && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       return { status: 'advanced', readUpTo: upTo }
     })()
@@ -434,18 +410,18 @@ export class SqliteStore implements Store {
   async rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome> {
     const s = this.stmts
     return this.db.transaction((): RefreshOutcome => {
-      const token = s.getRefresh.get(hash) as { sessionId: string, expiresAt: number, usedAt: number | null } | undefined
-      if (token === undefined) return { status: 'invalid' }
-      const session = s.getSession.get(token.sessionId) as SessionRecord | undefined
-      if (session === undefined || session.revokedAt !== null) return { status: 'invalid' }
-      if (token.usedAt !== null) {
-        s.revokeSession.run(now, session.id)
-        return { status: 'reused', session: { ...session, revokedAt: now } }
+      const token = s.getRefresh.get(hash) as RefreshTokenRow | undefined
+      const step = refreshStep(token, token === undefined ? undefined : s.getSession.get(token.sessionId) as SessionRecord | undefined, now)
+      switch (step.status) {
+        case 'invalid': return step
+        case 'reuse':
+          s.revokeSession.run(now, step.session.id)
+          return { status: 'reused', session: { ...step.session, revokedAt: now } }
+        case 'rotate':
+          s.useRefresh.run(now, hash)
+          s.insertRefresh.run(next.hash, step.session.id, next.expiresAt)
+          return { status: 'rotated', session: step.session }
       }
-      if (token.expiresAt <= now) return { status: 'invalid' }
-      s.useRefresh.run(now, hash)
-      s.insertRefresh.run(next.hash, session.id, next.expiresAt)
-      return { status: 'rotated', session }
     })()
   }
 

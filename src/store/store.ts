@@ -37,6 +37,7 @@ export type AppendOutcome =
   /** The sender already used this clientMsgId for a different message. */
   | { status: 'conflict', message: StoredMessage }
   | { status: 'unknown_recipient' }
+  | { status: 'unknown_sender' }
 
 export interface StreamState {
   /** The newest seq in the user's stream (0 when empty). */
@@ -101,12 +102,11 @@ export interface Store {
   /** false when the id is taken. */
   createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>
   getUser (id: string): Promise<UserRecord | undefined>
-  /** lastSeen of each known user among ids (unknown ids are absent). */
-  /** The lastSeen of each id that exists, in the order of ids. */
+  /** The lastSeen of each id that exists, in the order of ids (unknown ids are absent). */
   lastSeen (ids: readonly string[]): Promise<Map<string, number | null>>
   /** Moves lastSeen forward to at (never back: instances may report out of order). */
   setLastSeen (id: string, at: number): Promise<void>
-  /** Stores a batch in one commit; outcomes are in the batch's order. */
+  /** Stores a batch in one commit; outcomes are in the batch's order (decided by planAppend in rules.ts). */
   appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]>
   /** Messages of userId's stream with seq > after, oldest first, at most limit. */
   readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]>
@@ -144,11 +144,14 @@ export interface Store {
   close (): Promise<void>
 }
 
+/** What a connection reads its stream with. */
+export type StreamReader = Pick<Store, 'readStream' | 'streamState'>
+
 /**
  * A page of userId's stream after `after`: at most `limit` entries, oldest first, and whether
  * more follow. Shared by WebSocket `sync` and GET /v1/sync. Refuses a cursor past the end.
  */
-export async function readStreamPage (store: Store, userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[], more: boolean }> {
+export async function readStreamPage (store: StreamReader, userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[], more: boolean }> {
   const { lastSeq } = await store.streamState(userId)
   if (after > lastSeq) throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
   const page = await store.readStream(userId, after, limit + 1)

@@ -38,16 +38,37 @@ export function busContract (t: Test, makeCluster: (t: Test) => Promise<BusClust
   t.test('only the channel subscribed to; nothing after unsubscribe; no subscriber is fine', async (t) => {
     const [a, b] = await nodes(t, 2) as [Bus, Bus]
     const got: string[] = []
-    await b.subscribe('bob', (p) => { got.push(p) })
+    const listener = (p: string): void => { got.push(p) }
+    await b.subscribe('bob', listener)
     await a.publish('carol', 'not for bob')
     await a.publish('nobody-listens', 'dropped')
     await a.publish('bob', 'for bob')
     await eventually(() => got.length === 1)
-    await b.unsubscribe('bob')
-    await b.unsubscribe('bob')
+    await b.unsubscribe('bob', listener)
+    await b.unsubscribe('bob', listener)
     await a.publish('bob', 'after unsubscribe')
     await sleep(100)
     t.same(got, ['for bob'])
+  })
+
+  t.test('many listeners on one channel each get every payload; removing one leaves the others', async (t) => {
+    const [a, b] = await nodes(t, 2) as [Bus, Bus]
+    const first: string[] = []
+    const second: string[] = []
+    const one = (p: string): void => { first.push(p) }
+    const two = (p: string): void => { second.push(p) }
+    await b.subscribe('frank', one)
+    await b.subscribe('frank', two)
+    await a.publish('frank', 'both')
+    await eventually(() => first.length === 1 && second.length === 1)
+    await b.unsubscribe('frank', one)
+    await a.publish('frank', 'second only')
+    await eventually(() => second.length === 2)
+    await b.unsubscribe('frank', two)
+    await a.publish('frank', 'nobody')
+    await sleep(100)
+    t.same(first, ['both'], 'the removed listener hears nothing more')
+    t.same(second, ['both', 'second only'], 'the other one is not replaced or dropped')
   })
 
   t.test('an instance hears its own publishes when subscribed', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { RedisBus } from '../../src/bus/redis.js'
+import { silentLog } from '../../src/log.js'
 import { busContract } from './contract.js'
 import { privateRedis, redisUrl } from '../services.js'
 
@@ -9,7 +10,7 @@ if (redisUrl() !== undefined) {
     const redis = await privateRedis(t)
     return {
       node: async () => {
-        const bus = new RedisBus({ url: redis.url, prefix: 'duolog-test:' })
+        const bus = new RedisBus({ url: redis.url, prefix: 'duolog-test:', log: silentLog })
         await bus.ready()
         return bus
       },

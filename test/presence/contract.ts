@@ -1,6 +1,7 @@
 import type { Test } from 'tap'
-import type { PresenceStore } from '../../src/presence/presence.js'
-import { decodePresence, presenceChannel } from '../../src/presence/presence.js'
+import type { PresenceStore } from '../../src/presence/store.js'
+import { decodePresence } from '../../src/presence/store.js'
+import { Channels } from '../../src/bus/channels.js'
 import { eventually, sleep } from '../helpers.js'
 
 /** The shared presence state of one deployment, as its instances see it. */
@@ -23,7 +24,7 @@ export function presenceContract (t: Test, makeCluster: (t: Test) => Promise<Pre
     const b = await cluster.store()
     t.teardown(async () => { await Promise.all([a.close(), b.close()]) })
     const events: Array<{ online: boolean, at: number }> = []
-    await cluster.listen(presenceChannel(userId), (payload) => {
+    await cluster.listen(Channels.presence(userId), (payload) => {
       const event = decodePresence(payload)
       if (event !== undefined) events.push(event)
     })

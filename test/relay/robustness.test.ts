@@ -66,7 +66,7 @@ t.test('dead connections leave the registry within the heartbeat bound', async (
   await eventually(async () => (await api(server, 'GET', '/v1/presence/alice', { token: bob })).body.online === false, 3000)
   const took = Date.now() - start
   t.ok(took <= 3 * 100 + 500, `offline after ${took}ms (bound: two heartbeats)`)
-  t.equal(server.app.relay.registry.count('alice'), 0)
+  t.equal(server.app.relay.hub.registry.count('alice'), 0)
 })
 
 t.test('a live event beyond the next seq is filled from the store first', async (t) => {
@@ -91,7 +91,7 @@ t.test('a client that does not read is disconnected, not buffered forever', asyn
   for (let i = 0; i < 3000; i++) b.send({ type: 'send', to: 'alice', content: big })
   for (let i = 0; i < 3000; i++) await b.next('sent', 20_000)
   t.pass('the sender is never blocked by a slow reader')
-  await eventually(() => server.app.relay.registry.count('alice') === 0)
+  await eventually(() => server.app.relay.hub.registry.count('alice') === 0)
   ;(a.ws as unknown as { _socket: { resume: () => void } })._socket.resume()
   // 4003 slow_consumer when the close frame got through; 1006 when the server had to cut it.
   t.ok([4003, 1006].includes((await a.closed).code), 'the connection was closed by the server')

@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { PostgresStore } from '../../src/store/postgres.js'
+import { silentLog } from '../../src/log.js'
 import { storeContract } from './contract.js'
 import { postgresUrl } from '../services.js'
 
@@ -18,7 +19,7 @@ if (url !== undefined) {
   const open = async (): Promise<PostgresStore> => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
-    return await PostgresStore.open({ url, schema, poolSize: 4 })
+    return await PostgresStore.open({ url, schema, poolSize: 4, log: silentLog })
   }
 
   storeContract(t, open)
@@ -26,7 +27,7 @@ if (url !== undefined) {
   t.test('seqs stay dense with concurrent writers on separate pools (as on separate instances)', async (t) => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
-    const instances = await Promise.all([1, 2, 3].map(async () => await PostgresStore.open({ url, schema, poolSize: 4 })))
+    const instances = await Promise.all([1, 2, 3].map(async () => await PostgresStore.open({ url, schema, poolSize: 4, log: silentLog })))
     t.teardown(() => Promise.all(instances.map((s) => s.close())))
     const [first] = instances as [PostgresStore]
     for (const id of ['hub', 'a', 'b', 'c']) await first.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
@@ -52,7 +53,7 @@ if (url !== undefined) {
   t.test('migrations run once when instances start together', async (t) => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
-    const stores = await Promise.all([1, 2, 3].map(async () => await PostgresStore.open({ url, schema })))
+    const stores = await Promise.all([1, 2, 3].map(async () => await PostgresStore.open({ url, schema, log: silentLog })))
     t.teardown(() => Promise.all(stores.map((s) => s.close())))
     const client = new pg.Client({ connectionString: url })
     await client.connect()

@@ -1,71 +1,109 @@
-import type { RawData, WebSocket } from 'ws'
-import type { Principal } from '../plugins/auth.js'
+import type { Principal, Tokens } from '../auth/tokens.js'
 import { Errors, toPublicError } from '../errors.js'
+import type { Log } from '../log.js'
+import type { Presence } from '../presence/presence.js'
+import type { StreamReader } from '../store/store.js'
+import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
 import { Connection } from './connection.js'
-import { CloseCodes } from './close-codes.js'
+import type { Delivery } from './delivery.js'
+import { Disconnect } from './disconnect.js'
 import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
-import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame, TypingFrame } from '../schemas/frames.js'
-import { RateLimit, TypingState } from './typing.js'
-import type { Relay } from './relay.js'
+import type { Heartbeats } from './heartbeats.js'
+import type { Receipts } from './receipts.js'
+import type { Hub } from './hub.js'
+import type { Transport, TransportEvents } from './transport.js'
+import type { Typing, TypingIndicators } from './typing.js'
 
 const DEFAULT_SYNC_LIMIT = 100
 
+/** What every socket's handler uses: the relay's features and settings. */
+export interface SocketDeps {
+  tokens: Pick<Tokens, 'verify'>
+  hub: Pick<Hub, 'register' | 'unregister'>
+  delivery: Pick<Delivery, 'send'>
+  receipts: Pick<Receipts, 'ack' | 'read'>
+  typing: Pick<Typing, 'forConnection'>
+  presence: Pick<Presence, 'connected' | 'disconnected' | 'watch' | 'unwatch'>
+  heartbeats: Pick<Heartbeats, 'heard'>
+  stream: StreamReader
+  settings: {
+    authTimeoutMs: number
+    maxBufferedBytes: number
+    maxSyncPage: number
+  }
+  log: Log
+}
+
 /**
- * One WebSocket from upgrade to close: authentication (header or first frame),
- * then the frame loop. Listeners are attached synchronously so no frame is missed.
+ * One WebSocket from upgrade to close: authentication (a token checked at the upgrade, or
+ * the first frame), then the frame loop that turns each client frame into a call on a
+ * feature and its failure into an `error` frame.
  */
-export class Session {
+export class SocketHandler implements TransportEvents {
   private connection: Connection | null = null
   /** Frames received before the connection is live; null once it is. */
-  private early: RawData[] | null = []
+  private early: string[] | null = []
   private authTimer: NodeJS.Timeout | undefined
-  private readonly typingLimit: RateLimit
-  private typingState: TypingState | undefined
   private expiryTimer: NodeJS.Timeout | undefined
+  private typing: TypingIndicators | undefined
 
-  constructor (private readonly relay: Relay, private readonly socket: WebSocket, principal: Principal | null, after?: number) {
-    this.typingLimit = new RateLimit(relay.config.ws.typingPer10s, 10_000)
-    socket.on('message', (data) => { this.onMessage(data) })
-    socket.on('close', () => { this.onClose() })
-    socket.on('pong', () => { if (this.connection !== null) this.connection.alive = true })
+  /**
+   * `principal` is set when the upgrade carried a valid token, `after` when the client asked
+   * to resume from a seq.
+   */
+  constructor (private readonly deps: SocketDeps, private readonly transport: Transport, principal: Principal | null, after?: number) {
     if (principal !== null) {
       void this.begin(principal, after)
     } else {
-      this.authTimer = setTimeout(() => { this.socket.close(CloseCodes.authTimeout, 'auth_timeout') }, relay.config.ws.authTimeoutMs)
+      this.authTimer = setTimeout(() => { this.transport.close(Disconnect.authTimeout) }, deps.settings.authTimeoutMs)
     }
   }
 
-  private onMessage (data: RawData): void {
-    if (this.connection !== null) this.connection.alive = true
+  receive (text: string): void {
+    if (this.connection !== null) this.deps.heartbeats.heard(this.connection)
     if (this.early === null) {
-      this.handle(data)
+      this.handle(text)
     } else if (this.authTimer !== undefined) {
-      this.authenticate(data)
+      this.authenticate(text)
     } else {
-      this.early.push(data)
+      this.early.push(text)
     }
   }
 
-  private authenticate (data: RawData): void {
+  pong (): void {
+    if (this.connection !== null) this.deps.heartbeats.heard(this.connection)
+  }
+
+  closed (): void {
+    clearTimeout(this.authTimer)
+    clearTimeout(this.expiryTimer)
+    this.typing?.stopAll()
+    const { connection } = this
+    if (connection === null) return
+    this.deps.hub.unregister(connection)
+    this.deps.presence.disconnected(connection.userId, connection)
+  }
+
+  private authenticate (text: string): void {
     clearTimeout(this.authTimer)
     this.authTimer = undefined
-    const parsed = parseClientFrame(data.toString())
+    const parsed = parseClientFrame(text)
     if (!parsed.ok || parsed.frame.type !== 'auth') {
-      this.socket.close(CloseCodes.authExpected, 'auth_expected')
+      this.transport.close(Disconnect.authExpected)
       return
     }
     let principal: Principal
     try {
-      principal = this.relay.tokens.verify((parsed.frame as AuthFrame).token)
+      principal = this.deps.tokens.verify(parsed.frame.token)
     } catch {
-      this.socket.close(CloseCodes.authFailed, 'auth_failed')
+      this.transport.close(Disconnect.authFailed)
       return
     }
     if (principal.kind !== 'user') {
-      this.socket.close(CloseCodes.userTokenRequired, 'user_token_required')
+      this.transport.close(Disconnect.userTokenRequired)
       return
     }
-    void this.begin(principal, (parsed.frame as AuthFrame).after)
+    void this.begin(principal, parsed.frame.after)
   }
 
   /**
@@ -74,13 +112,21 @@ export class Session {
    * in which a live frame could overtake its backlog.
    */
   private async begin (principal: Principal, after: number | undefined): Promise<void> {
-    const { relay } = this
-    const connection = new Connection(principal.id, this.socket, relay.store, relay.config.ws.maxBufferedBytes, relay.log)
+    const { deps } = this
+    const connection = new Connection({
+      userId: principal.id,
+      transport: this.transport,
+      stream: deps.stream,
+      maxBufferedBytes: deps.settings.maxBufferedBytes,
+      log: deps.log
+    })
     this.connection = connection
     this.extend(connection, principal)
     try {
-      await relay.register(connection)
-      const state = await relay.store.streamState(principal.id)
+      const registered = deps.hub.register(connection)
+      deps.presence.connected(principal.id)
+      await registered
+      const state = await deps.stream.streamState(principal.id)
       connection.send(JSON.stringify({ type: 'ready', userId: principal.id, connectionId: connection.id, lastSeq: state.lastSeq, ackedSeq: state.ackedSeq }))
       if (after === undefined) await connection.start(state.lastSeq)
       else await this.sync(connection, { type: 'sync', after }, state.lastSeq)
@@ -89,40 +135,37 @@ export class Session {
       if (error.statusCode < 500) {
         connection.send(errorFrame(error))
       } else {
-        relay.log.error({ err, userId: principal.id }, 'starting a connection failed')
-        connection.close(CloseCodes.streamError, 'stream_error')
+        deps.log.error({ err, userId: principal.id, connectionId: connection.id }, 'starting a connection failed')
+        connection.close(Disconnect.streamError)
         return
       }
     }
     const early = this.early ?? []
     this.early = null
-    for (const data of early) this.handle(data)
+    for (const text of early) this.handle(text)
   }
 
-  private onClose (): void {
-    clearTimeout(this.authTimer)
-    clearTimeout(this.expiryTimer)
-    this.typingState?.stopAll()
-    if (this.connection !== null) this.relay.unregister(this.connection)
-  }
-
-  private handle (data: RawData): void {
+  private handle (text: string): void {
     const connection = this.connection as Connection
-    const parsed = parseClientFrame(data.toString())
+    const parsed = parseClientFrame(text)
     if (!parsed.ok) {
       connection.send(errorFrame(parsed.error, parsed.ref))
       return
     }
     const frame: ClientFrame = parsed.frame
+    const { deps } = this
     switch (frame.type) {
       case 'send': this.send(connection, frame); break
       case 'sync': this.run(connection, this.sync(connection, frame)); break
       case 'ack': this.run(connection, this.ack(connection, frame)); break
       case 'ping': connection.send(PONG_FRAME); break
-      case 'typing': this.run(connection, this.typing(connection, frame)); break
+      case 'typing':
+        this.typing ??= deps.typing.forConnection(connection.userId)
+        this.run(connection, this.typing.change(frame.to, frame.state))
+        break
       case 'read': this.run(connection, this.read(connection, frame)); break
-      case 'watch': this.run(connection, this.relay.watch(connection, frame.users)); break
-      case 'unwatch': this.relay.unwatch(connection, frame.users); break
+      case 'watch': this.run(connection, deps.presence.watch(connection, connection.userId, frame.users)); break
+      case 'unwatch': deps.presence.unwatch(connection, frame.users); break
       case 'auth': this.reauthenticate(connection, frame); break
     }
   }
@@ -132,14 +175,14 @@ export class Session {
     connection.sessionId = principal.sessionId
     clearTimeout(this.expiryTimer)
     // setTimeout holds at most about 24.8 days; the longest token TTL is 24 days.
-    this.expiryTimer = setTimeout(() => { connection.close(CloseCodes.tokenExpired, 'token_expired') }, Math.max(0, principal.expiresAt - Date.now()))
+    this.expiryTimer = setTimeout(() => { connection.close(Disconnect.tokenExpired) }, Math.max(0, principal.expiresAt - Date.now()))
   }
 
   /** An auth frame on an open connection: a fresh token of the same user keeps it open longer. */
   private reauthenticate (connection: Connection, frame: AuthFrame): void {
     let principal: Principal
     try {
-      principal = this.relay.tokens.verify(frame.token)
+      principal = this.deps.tokens.verify(frame.token)
     } catch (err) {
       connection.send(errorFrame(toPublicError(err)))
       return
@@ -153,7 +196,7 @@ export class Session {
   }
 
   private send (connection: Connection, frame: SendFrame): void {
-    this.relay.delivery
+    this.deps.delivery
       .send({ from: connection.userId, to: frame.to, content: frame.content, clientMsgId: frame.clientMsgId }, connection)
       .catch((err: unknown) => { connection.send(errorFrame(toPublicError(err), frame.clientMsgId)) })
   }
@@ -161,33 +204,25 @@ export class Session {
   /** `fallbackCursor`: where a refused resume leaves the connection (at connect only). */
   private async sync (connection: Connection, frame: SyncFrame, fallbackCursor?: number): Promise<void> {
     if (connection.syncing && fallbackCursor === undefined) throw new Errors.SyncInProgress()
-    const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.relay.config.limits.maxSyncPage)
+    const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.deps.settings.maxSyncPage)
     if (fallbackCursor !== undefined) connection.cursor = fallbackCursor
     const { upTo, more } = await connection.replay(frame.after, limit)
     connection.send(JSON.stringify({ type: 'synced', upTo, more }))
   }
 
   private async ack (connection: Connection, frame: AckFrame): Promise<void> {
-    await this.relay.ack(connection.userId, frame.upTo)
+    await this.deps.receipts.ack(connection.userId, frame.upTo)
   }
 
   private async read (connection: Connection, frame: ReadFrame): Promise<void> {
-    await this.relay.read(connection.userId, frame.peer, frame.upTo, connection)
-  }
-
-  private async typing (connection: Connection, frame: TypingFrame): Promise<void> {
-    // Over the limit: dropped without an answer, so a flood costs the peer nothing.
-    if (!this.typingLimit.take()) return
-    await this.relay.checkRecipient(connection.userId, frame.to)
-    this.typingState ??= new TypingState(this.relay.config.ws.typingTimeoutMs, (to, state) => { this.relay.typing(connection.userId, to, state) })
-    this.typingState.change(frame.to, frame.state)
+    await this.deps.receipts.read(connection.userId, frame.peer, frame.upTo, connection)
   }
 
   /** Runs a frame's work; its failure becomes an error frame, never a crash. */
   private run (connection: Connection, work: Promise<void>): void {
     work.catch((err: unknown) => {
       const error = toPublicError(err)
-      if (error.statusCode >= 500) this.relay.log.error({ err }, 'frame failed')
+      if (error.statusCode >= 500) this.deps.log.error({ err, userId: connection.userId, connectionId: connection.id }, 'frame failed')
       connection.send(errorFrame(error))
     })
   }

@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyBaseLogger } from 'fastify'
-import { subscribeWithin, type Bus } from '../bus/bus.js'
-import type { Connection } from './connection.js'
-import { presenceFrame } from './frames.js'
 import { Errors } from '../errors.js'
-import { decodePresence, presenceChannel, type PresenceStore, type UserPresence } from '../presence/presence.js'
-
-export const MAX_WATCHES = 100
+import type { Log } from '../log.js'
+import type { PresenceStore, UserPresence } from './store.js'
 
 /** The longest a swept lease waits for another instance to notice: the sweep period's cap. */
 const MAX_SWEEP_MS = 1000
-/** How long a watch waits for its bus subscription before going on anyway (as a connection does). */
-const SUBSCRIBE_WAIT_MS = 1000
 const REFRESH_SLICE = 1000
 
 export interface TrackerOptions {
@@ -21,7 +14,7 @@ export interface TrackerOptions {
   localUsers: () => Iterable<[string, number]>
   /** A user went offline because an instance's lease on them ran out (the instance died). */
   onExpired: (userId: string, lastSeen: number) => void
-  log: FastifyBaseLogger
+  log: Log
 }
 
 /**
@@ -109,54 +102,5 @@ export class PresenceTracker {
     for (const timer of this.timers) clearInterval(timer)
     for (const timer of this.lingering.values()) clearTimeout(timer)
     this.lingering.clear()
-  }
-}
-
-/**
- * Who watches whom among this instance's connections. The instance subscribes to a user's
- * presence channel on the first local watcher and unsubscribes after the last, and passes
- * each event to every local watcher.
- */
-export class PresenceWatchers {
-  private readonly watchers = new Map<string, Set<Connection>>()
-
-  constructor (private readonly bus: Bus, private readonly log: FastifyBaseLogger) {}
-
-  /** false when the connection already watches the most it may. */
-  async watch (connection: Connection, userId: string): Promise<boolean> {
-    if (connection.watching.has(userId)) return true
-    if (connection.watching.size >= MAX_WATCHES) return false
-    connection.watching.add(userId)
-    let set = this.watchers.get(userId)
-    if (set === undefined) {
-      this.watchers.set(userId, set = new Set())
-      await subscribeWithin(this.bus, presenceChannel(userId), (payload) => { this.onEvent(userId, payload) }, SUBSCRIBE_WAIT_MS,
-        (err) => { this.log.warn({ err, userId }, 'subscribing to presence failed') })
-    }
-    set.add(connection)
-    return true
-  }
-
-  unwatch (connection: Connection, userId: string): void {
-    connection.watching.delete(userId)
-    const set = this.watchers.get(userId)
-    if (set === undefined) return
-    set.delete(connection)
-    if (set.size > 0) return
-    this.watchers.delete(userId)
-    this.bus.unsubscribe(presenceChannel(userId))
-      .catch((err: unknown) => { this.log.warn({ err, userId }, 'unsubscribing from presence failed') })
-  }
-
-  /** The connection closed: forget its watches. */
-  forget (connection: Connection): void {
-    for (const userId of [...connection.watching]) this.unwatch(connection, userId)
-  }
-
-  private onEvent (userId: string, payload: string): void {
-    const event = decodePresence(payload)
-    if (event === undefined) return
-    const frame = presenceFrame(userId, event.online, new Date(event.at).toISOString())
-    for (const connection of this.watchers.get(userId) ?? []) connection.send(frame)
   }
 }

@@ -1,0 +1,107 @@
+import { createSigner, createVerifier } from 'fast-jwt'
+import { Errors } from '../errors.js'
+import { secretsEqual } from './passwords.js'
+
+export type PrincipalKind = 'user' | 'service'
+
+/** Who is calling: always taken from a verified token, never from the request body. */
+export interface Principal {
+  kind: PrincipalKind
+  /** user id, or service client id */
+  id: string
+  /** token expiry, ms since the epoch */
+  expiresAt: number
+  /** the login session of a user token (services have none) */
+  sessionId: string | null
+}
+
+/** Who may see what: a principal, or any caller named by kind and id. */
+export type Viewer = Pick<Principal, 'kind' | 'id'>
+
+export interface TokenClaims {
+  sub: string
+  kind: PrincipalKind
+  /** session id: every user token has one */
+  sid?: string
+  exp?: number
+}
+
+export interface IssuedToken {
+  accessToken: string
+  tokenType: 'Bearer'
+  expiresIn: number
+}
+
+export interface Tokens {
+  issueService (clientId: string): IssuedToken
+  issueUser (userId: string, sessionId: string): IssuedToken
+  /** Verifies signature, algorithm, iss, aud and exp; throws an `unauthorized` error otherwise. */
+  verify (token: string): Principal
+  /** Checks a service client's credentials in constant time. */
+  serviceClientValid (clientId: string, clientSecret: string): boolean
+}
+
+export interface TokensOptions {
+  secret: string
+  accessTokenTtlSeconds: number
+  clockToleranceSeconds: number
+  /** clientId -> secret */
+  serviceClients: ReadonlyMap<string, string>
+  /** Whether a login session has ended (logout, revocation, refresh token reuse). */
+  isRevoked: (sessionId: string) => boolean
+}
+
+const ISSUER = 'duolog'
+const AUDIENCE = 'duolog'
+
+/** Signs and verifies duolog's access tokens (HS256 JWTs). */
+export function createTokens (options: TokensOptions): Tokens {
+  const { serviceClients, accessTokenTtlSeconds } = options
+  const signer = createSigner({ key: options.secret, algorithm: 'HS256', iss: ISSUER, aud: AUDIENCE, expiresIn: accessTokenTtlSeconds * 1000 })
+  // The algorithm list is pinned: a token signed with anything else (or `none`) is rejected.
+  const verifier = createVerifier({
+    key: options.secret,
+    algorithms: ['HS256'],
+    allowedIss: ISSUER,
+    allowedAud: AUDIENCE,
+    clockTolerance: options.clockToleranceSeconds * 1000
+  })
+  const sign = (claims: TokenClaims): IssuedToken =>
+    ({ accessToken: signer(claims), tokenType: 'Bearer', expiresIn: accessTokenTtlSeconds })
+
+  return {
+    issueService: (clientId) => sign({ sub: clientId, kind: 'service' }),
+    issueUser: (userId, sessionId) => sign({ sub: userId, kind: 'user', sid: sessionId }),
+    verify (token) {
+      let claims: TokenClaims
+      try {
+        claims = verifier(token) as TokenClaims
+      } catch (err) {
+        const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
+        throw new Errors.Unauthorized(expired ? 'the token has expired' : 'the token is not valid')
+      }
+      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw new Errors.Unauthorized('the token is not valid')
+      if (claims.kind === 'service') {
+        if (!serviceClients.has(claims.sub)) throw new Errors.Unauthorized('the service client is no longer configured')
+        return { kind: 'service', id: claims.sub, expiresAt: claims.exp * 1000, sessionId: null }
+      }
+      if (claims.kind !== 'user' || typeof claims.sid !== 'string') throw new Errors.Unauthorized('the token is not valid')
+      if (options.isRevoked(claims.sid)) throw new Errors.Unauthorized('the session has ended')
+      return { kind: 'user', id: claims.sub, expiresAt: claims.exp * 1000, sessionId: claims.sid }
+    },
+    serviceClientValid (clientId, clientSecret) {
+      const expected = serviceClients.get(clientId)
+      // Compare against something even for an unknown id, so both cases take the same time.
+      const ok = secretsEqual(clientSecret, expected ?? clientSecret + '\u0000')
+      return expected !== undefined && ok
+    }
+  }
+}
+
+/** The bearer token of an Authorization header, or undefined when there is none. */
+export function bearerToken (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  if (match === null) throw new Errors.Unauthorized('the Authorization header must be "Bearer <token>"')
+  return match[1]
+}

@@ -1,0 +1,96 @@
+import { subscribeWithin, unsubscribeQuietly, type Bus, type Listener } from '../bus/bus.js'
+import { Channels } from '../bus/channels.js'
+import type { Log } from '../log.js'
+import type { StoredMessage } from '../store/store.js'
+import type { Connection } from './connection.js'
+import type { Disconnect } from './disconnect.js'
+import { decodeEvent, encodeEntry, encodeKick, encodeTransient } from './events.js'
+import { messageFrame, sentFrame } from './frames.js'
+import { Registry } from './registry.js'
+
+/** How long a new connection waits for its bus subscription before going on anyway. */
+const SUBSCRIBE_WAIT_MS = 1000
+
+/**
+ * The hub of this instance: which connections it has (the registry), and everything that
+ * reaches them over the bus: stream entries, transient frames and kicks, each published on
+ * the user's channel so that every instance delivers it to its own connections.
+ * Features (receipts, typing, presence) talk to users through it, never to sockets.
+ */
+export class Hub {
+  readonly registry = new Registry()
+  /** The bus listener of each user with connections here. */
+  private readonly listeners = new Map<string, Listener>()
+
+  constructor (private readonly bus: Bus, private readonly log: Log) {}
+
+  /**
+   * Adds a connection; on the user's first on this instance, subscribes to the user's channel
+   * (resolved once subscribed, so that nothing published after the caller reads the stream's
+   * end is missed). With the bus down it does not hold the connection for long: the
+   * subscription completes when the bus is back, and the connection reads what it missed
+   * from the store at its next entry.
+   */
+  async register (connection: Connection): Promise<void> {
+    const { userId } = connection
+    if (!this.registry.add(connection)) return
+    const listener: Listener = (payload) => { this.deliver(userId, payload) }
+    this.listeners.set(userId, listener)
+    await subscribeWithin(this.bus, Channels.user(userId), listener, SUBSCRIBE_WAIT_MS, this.log)
+  }
+
+  /** Removes a connection; true when it was the user's last here. */
+  unregister (connection: Connection): boolean {
+    const { userId } = connection
+    if (!this.registry.remove(connection)) return false
+    const listener = this.listeners.get(userId)
+    this.listeners.delete(userId)
+    if (listener !== undefined) unsubscribeQuietly(this.bus, Channels.user(userId), listener, this.log)
+    return true
+  }
+
+  /**
+   * A stored message to every device of both users, on every instance. The sending
+   * connection gets its `sent` at once; the `message` frame with the same seq that reaches it
+   * over the bus is then a duplicate its stream drops.
+   */
+  publish (message: StoredMessage, origin: Connection | undefined): void {
+    origin?.offer(message.senderSeq, sentFrame(message), true)
+    void this.bus.publish(Channels.user(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
+    void this.bus.publish(Channels.user(message.from), encodeEntry(message.senderSeq, messageFrame(message, message.senderSeq)))
+  }
+
+  /** A frame that is not a stream entry (receipt, typing) to every device of a user but `except`, on every instance. */
+  sendTo (userId: string, frame: string, except?: Connection): void {
+    void this.bus.publish(Channels.user(userId), encodeTransient(frame, except?.id))
+  }
+
+  /** Closes the connections of one login session of a user, on every instance (logout, refresh token reuse). */
+  endSession (userId: string, sessionId: string, disconnect: Disconnect): void {
+    void this.bus.publish(Channels.user(userId), encodeKick(disconnect, sessionId))
+  }
+
+  /** Closes every connection of a user, on every instance (all sessions revoked). */
+  endUser (userId: string, disconnect: Disconnect): void {
+    void this.bus.publish(Channels.user(userId), encodeKick(disconnect, ''))
+  }
+
+  /** Closes every connection of this instance (shutdown: clients reconnect elsewhere). */
+  closeAll (disconnect: Disconnect): void {
+    for (const connection of this.registry.all()) connection.close(disconnect)
+  }
+
+  /** A payload on the channel of a user with connections here. */
+  private deliver (userId: string, payload: string): void {
+    const event = decodeEvent(payload)
+    const connections = this.registry.connectionsOf(userId)
+    if (event === undefined || connections === undefined) return
+    for (const connection of connections) {
+      switch (event.kind) {
+        case 'entry': connection.offer(event.seq, event.frame); break
+        case 'transient': if (connection.id !== event.except) connection.send(event.frame); break
+        case 'kick': if (event.sessionId === '' || connection.sessionId === event.sessionId) connection.close(event.disconnect); break
+      }
+    }
+  }
+}

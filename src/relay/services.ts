@@ -1,0 +1,85 @@
+import type { Principal, Tokens } from '../auth/tokens.js'
+import type { Bus } from '../bus/bus.js'
+import type { Config } from '../config.js'
+import type { Log } from '../log.js'
+import { Presence } from '../presence/presence.js'
+import type { PresenceStore } from '../presence/store.js'
+import type { Store } from '../store/store.js'
+import { Delivery } from './delivery.js'
+import { Disconnect } from './disconnect.js'
+import { presenceFrame } from './frames.js'
+import { Heartbeats } from './heartbeats.js'
+import { Receipts } from './receipts.js'
+import { Hub } from './hub.js'
+import { SocketHandler } from './socket-handler.js'
+import type { Transport, TransportEvents } from './transport.js'
+import { Typing } from './typing.js'
+
+export interface RelayDeps {
+  config: Config
+  store: Store
+  bus: Bus
+  presenceStore: PresenceStore
+  tokens: Pick<Tokens, 'verify'>
+  log: Log
+}
+
+/** The relay of one instance and its features, wired together; routes and sockets use these. */
+export interface RelayServices {
+  hub: Hub
+  delivery: Delivery
+  receipts: Receipts
+  typing: Typing
+  presence: Presence
+  heartbeats: Heartbeats
+  /** Takes over a socket just upgraded; `principal` when the upgrade carried a valid token, `after` to resume. */
+  accept (transport: Transport, principal: Principal | null, after?: number): TransportEvents
+  /** Stops the timers and asks every client to reconnect (elsewhere) and sync. */
+  close (): void
+}
+
+export function createRelayServices ({ config, store, bus, presenceStore, tokens, log }: RelayDeps): RelayServices {
+  const hub = new Hub(bus, log)
+  const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, log)
+  const receipts = new Receipts(store, hub, config.readReceipts)
+  const typing = new Typing(store, hub, { timeoutMs: config.ws.typingTimeoutMs, per10s: config.ws.typingPer10s })
+  const presence = new Presence({
+    users: store,
+    presenceStore,
+    bus,
+    visibility: config.presenceVisibility,
+    leaseMs: config.presenceLeaseMs,
+    graceMs: config.presenceGraceMs,
+    localCount: (userId) => hub.registry.count(userId),
+    localUsers: () => hub.registry.users(),
+    frame: presenceFrame,
+    log
+  })
+  const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
+  const socketDeps = {
+    tokens,
+    hub,
+    delivery,
+    receipts,
+    typing,
+    presence,
+    heartbeats,
+    stream: store,
+    settings: { authTimeoutMs: config.ws.authTimeoutMs, maxBufferedBytes: config.ws.maxBufferedBytes, maxSyncPage: config.limits.maxSyncPage },
+    log
+  }
+  return {
+    hub,
+    delivery,
+    receipts,
+    typing,
+    presence,
+    heartbeats,
+    accept: (transport, principal, after) => new SocketHandler(socketDeps, transport, principal, after),
+    close () {
+      heartbeats.close()
+      presence.close()
+      hub.closeAll(Disconnect.serverShutdown)
+    }
+  }
+}
