@@ -113,6 +113,57 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
     t.equal((await store.conversations('alice', { limit: 10 })).find((c) => c.peer === 'bob')?.unread, 0)
   })
 
+  t.test('an unknown sender or recipient is refused and takes no seq', async (t) => {
+    const store = await withUsers(t, 'alice', 'bob')
+    const outcomes = await store.appendMessages([msg('ghost', 'bob', 'x'), msg('alice', 'ghost', 'y'), msg('ghost', 'ghost', 'z', 'k'), msg('alice', 'bob', 'ok')])
+    t.same(outcomes.map((o) => o.status), ['unknown_sender', 'unknown_recipient', 'unknown_sender', 'stored'])
+    t.same(await store.streamState('bob'), { lastSeq: 1, ackedSeq: 0 }, 'the refused messages took no seq')
+    t.same(await store.streamState('ghost'), { lastSeq: 0, ackedSeq: 0 })
+    t.same((await store.readStream('bob', 0, 10)).map((m) => m.content), ['ok'])
+  })
+
+  t.test('hasConversation: once a message went either way, for both users only', async (t) => {
+    const store = await withUsers(t, 'alice', 'bob', 'carol')
+    t.equal(await store.hasConversation('alice', 'bob'), false)
+    await store.appendMessages([msg('alice', 'bob', 'hi')])
+    t.equal(await store.hasConversation('alice', 'bob'), true)
+    t.equal(await store.hasConversation('bob', 'alice'), true, 'the recipient has it too')
+    t.equal(await store.hasConversation('alice', 'carol'), false)
+    t.same(await store.markRead('carol', 'alice', 1), { status: 'invalid' }, 'no marker where there is no conversation')
+  })
+
+  t.test('sessions: revoking one, revoking all of a user, and the revocations since a time', async (t) => {
+    const store = await withUsers(t, 'alice', 'bob')
+    await store.createSession({ id: 's1', userId: 'alice', createdAt: 1000 })
+    await store.createSession({ id: 's2', userId: 'alice', createdAt: 1000 })
+    await store.createSession({ id: 's3', userId: 'bob', createdAt: 1000 })
+    t.same(await store.revokeSession('s1', 2000), { id: 's1', userId: 'alice', createdAt: 1000, revokedAt: 2000 })
+    t.same(await store.revokeSession('s1', 3000), { id: 's1', userId: 'alice', createdAt: 1000, revokedAt: 2000 }, 'the first revocation time stays')
+    t.equal(await store.revokeSession('nope', 3000), undefined)
+    t.same(await store.revokeUserSessions('alice', 4000), ['s2'], 'only the live ones')
+    t.same(await store.revokeUserSessions('alice', 5000), [])
+    t.same((await store.revokedSessions(0)).sort(), ['s1', 's2'])
+    t.same(await store.revokedSessions(3000), ['s2'])
+  })
+
+  t.test('refresh tokens rotate once; a reuse ends the session; unknown, expired and ended ones are invalid', async (t) => {
+    const store = await withUsers(t, 'alice')
+    await store.createSession({ id: 's1', userId: 'alice', createdAt: 1000 }, { hash: 'r1', expiresAt: 10_000 })
+    const rotated = await store.rotateRefreshToken('r1', { hash: 'r2', expiresAt: 20_000 }, 2000)
+    t.match(rotated, { status: 'rotated', session: { id: 's1', userId: 'alice', revokedAt: null } })
+    t.match(await store.rotateRefreshToken('r2', { hash: 'r3', expiresAt: 30_000 }, 3000), { status: 'rotated' }, 'the new one works once')
+    t.match(await store.rotateRefreshToken('r1', { hash: 'r4', expiresAt: 30_000 }, 4000), { status: 'reused', session: { id: 's1', revokedAt: 4000 } },
+      'presenting a used token again ends the session')
+    t.same(await store.revokedSessions(4000), ['s1'])
+    t.same(await store.rotateRefreshToken('r3', { hash: 'r5', expiresAt: 40_000 }, 5000), { status: 'invalid' }, 'every token of an ended session is refused')
+    t.same(await store.rotateRefreshToken('r4', { hash: 'r6', expiresAt: 40_000 }, 5000), { status: 'invalid' }, 'the token a reuse asked for was never issued')
+    t.same(await store.rotateRefreshToken('unknown', { hash: 'r7', expiresAt: 40_000 }, 5000), { status: 'invalid' })
+
+    await store.createSession({ id: 's2', userId: 'alice', createdAt: 1000 }, { hash: 'e1', expiresAt: 6000 })
+    t.same(await store.rotateRefreshToken('e1', { hash: 'e2', expiresAt: 9000 }, 6000), { status: 'invalid' }, 'expired at its expiry time')
+    t.same(await store.revokedSessions(0), ['s1'], 'an expired token does not end its session')
+  })
+
   t.test('ping and close', async (t) => {
     const store = await makeStore()
     await t.resolves(store.ping())
