@@ -1,4 +1,19 @@
-import createError from '@fastify/error'
+/** An error a client may see: its public code, its HTTP status and a message for humans. */
+export class PublicFailure extends Error {
+  constructor (readonly code: string, readonly statusCode: number, message: string) {
+    super(message)
+  }
+}
+
+/** A kind of public error: `template`'s `%s` are filled with the constructor's arguments, in order. */
+function createError (code: string, template: string, statusCode: number) {
+  return class extends PublicFailure {
+    constructor (...args: Array<string | number | null | undefined>) {
+      let i = 0
+      super(code, statusCode, template.replace(/%s/g, () => String(args[i++] ?? '')))
+    }
+  }
+}
 
 /**
  * Every error a client can see, over HTTP and WebSocket alike. The code is the public,
@@ -45,21 +60,17 @@ export interface PublicError {
   statusCode: number
 }
 
-const PUBLIC_CODES = new Set<string>(Object.values(Errors).map((E) => new E().code))
+/** Every code a client can see, once each. */
+export const publicCodes = (): string[] => [...new Set(Object.values(Errors).map((E) => new E().code))].sort()
 
-/** Every code a client can see (for the API documents and their tests). */
-export const publicCodes = (): string[] => [...PUBLIC_CODES].map((code) => code.toLowerCase()).sort()
-
-const asPublic = (err: { code: string, message: string, statusCode?: number }): PublicError =>
-  ({ code: err.code.toLowerCase(), message: err.message, statusCode: err.statusCode ?? 500 })
+const asPublic = (err: PublicFailure): PublicError => ({ code: err.code, message: err.message, statusCode: err.statusCode })
 
 /** Maps anything thrown to what a client may see; unknown errors become a bland 500. */
 export function toPublicError (err: unknown): PublicError {
   const e = err as { code?: unknown, message?: unknown, statusCode?: unknown, validation?: unknown }
   const statusCode = typeof e.statusCode === 'number' ? e.statusCode : 500
   const message = typeof e.message === 'string' ? e.message : 'error'
-  // @fastify/error upper-cases codes; the public ones are snake_case.
-  if (typeof e.code === 'string' && PUBLIC_CODES.has(e.code)) return { code: e.code.toLowerCase(), message, statusCode }
+  if (err instanceof PublicFailure) return asPublic(err)
   if (e.validation !== undefined) return asPublic(new Errors.InvalidRequest(message))
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE': return asPublic(new Errors.PayloadTooLarge(message))
