@@ -21,7 +21,7 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
     store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema, log: fastify.log })
     fastify.log.info({ store: store.kind, schema: config.databaseSchema }, 'message store open')
   } else {
-    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous })
+    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous, log: fastify.log })
     fastify.log.info({ store: sqlite.kind, file: sqlite.file, synchronous: config.sqliteSynchronous }, 'message store open')
     store = sqlite
   }

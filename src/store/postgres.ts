@@ -36,7 +36,7 @@ type Client = pg.PoolClient
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres'
-  private constructor (private readonly pool: pg.Pool) {}
+  private constructor (private readonly pool: pg.Pool, private readonly log: Log) {}
 
   static async open (options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = options.schema ?? 'public'
@@ -49,7 +49,7 @@ export class PostgresStore implements Store {
     })
     // A pool error (a dropped idle connection) must not crash the process; the next query reconnects.
     pool.on('error', (err) => { options.log.warn({ err: err.message }, 'postgres: an idle connection failed') })
-    const store = new PostgresStore(pool)
+    const store = new PostgresStore(pool, options.log)
     await store.migrate(schema)
     return store
   }
@@ -78,7 +78,8 @@ export class PostgresStore implements Store {
       await client.query('COMMIT')
       return result
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
+      // The transaction's own error is what the caller needs; a failed rollback only says the connection is gone.
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => { this.log.warn({ err: rollbackErr }, 'postgres: rollback failed') })
       throw err
     } finally {
       client.release()
@@ -124,7 +125,7 @@ export class PostgresStore implements Store {
       const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
       const retried = await this.retried(c, batch)
       const plan = planAppend(batch, {
-        earlier: (sender, clientMsgId) => retried.get(retryKey(sender, clientMsgId)),
+        earlier: (key) => retried.get(key),
         userExists: (userId) => lastSeq.has(userId),
         lastSeq: (userId) => lastSeq.get(userId) ?? 0
       })

@@ -21,8 +21,8 @@ export function retryKey (sender: string, clientMsgId: string): string {
 
 /** What a store knows when it decides a batch (each read inside the batch's transaction). */
 export interface AppendLookups {
-  /** The stored message this sender already sent with this clientMsgId, if any. */
-  earlier (sender: string, clientMsgId: string): StoredMessage | undefined
+  /** The stored message this sender already sent with this clientMsgId (`key` is their retryKey), if any. */
+  earlier (key: string, sender: string, clientMsgId: string): StoredMessage | undefined
   userExists (userId: string): boolean
   /** The newest seq of a user's stream before this batch (0 when empty). */
   lastSeq (userId: string): number
@@ -55,7 +55,7 @@ export function planAppend (batch: readonly NewMessage[], lookups: AppendLookups
   }
   for (const m of batch) {
     const key = m.clientMsgId === null ? undefined : retryKey(m.from, m.clientMsgId)
-    const earlier = key === undefined ? undefined : inBatch.get(key) ?? lookups.earlier(m.from, m.clientMsgId as string)
+    const earlier = key === undefined ? undefined : inBatch.get(key) ?? lookups.earlier(key, m.from, m.clientMsgId as string)
     if (earlier !== undefined) {
       const same = earlier.to === m.to && earlier.content === m.content
       outcomes.push({ status: same ? 'duplicate' : 'conflict', message: earlier })

@@ -5,6 +5,7 @@ import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, Read
 import { sqliteMigrations } from './migrations/sqlite.js'
 import { conversationCounters, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
 import type { SqliteSynchronous } from '../config.js'
+import { silentLog, type Log } from '../log.js'
 
 export interface SqliteStoreOptions {
   /** A directory (the file is duolog.db inside it) or ':memory:'. */
@@ -18,6 +19,8 @@ export interface SqliteStoreOptions {
   indexBatch?: number
   /** Longest time a message stays unindexed, ms (default 200). */
   indexDelayMs?: number
+  /** Where a failed background index write is reported. */
+  log?: Log
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
@@ -76,6 +79,7 @@ export class SqliteStore implements Store {
   private readonly indexBatch: number
   private readonly indexDelayMs: number
   private indexTimer: NodeJS.Timeout | undefined
+  private readonly log: Log
   // This process is the file's only writer (locking_mode=EXCLUSIVE), so the newest seq of
   // each stream and the set of existing users can be remembered instead of queried per message.
   private readonly lastSeqs = new Map<string, number>()
@@ -84,6 +88,7 @@ export class SqliteStore implements Store {
   constructor (options: SqliteStoreOptions) {
     this.indexBatch = options.indexBatch ?? 2000
     this.indexDelayMs = options.indexDelayMs ?? 200
+    this.log = options.log ?? silentLog
     if (options.dataDir === ':memory:') {
       this.file = ':memory:'
     } else {
@@ -161,7 +166,7 @@ export class SqliteStore implements Store {
   }
 
   private readonly lookups: AppendLookups = {
-    earlier: (sender, clientMsgId) => this.tail.byClientMsgId.get(retryKey(sender, clientMsgId)) ??
+    earlier: (key, sender, clientMsgId) => this.tail.byClientMsgId.get(key) ??
       this.stmts.byClientMsgId.get(sender, clientMsgId) as StoredMessage | undefined,
     userExists: (userId) => this.userExists(userId),
     lastSeq: (userId) => this.lastSeq(userId)
@@ -230,8 +235,9 @@ export class SqliteStore implements Store {
     if (!this.db.open) return
     try {
       this.indexTx(this.tail.messages.length)
-    } catch {
+    } catch (err) {
       // Rolled back: the log still holds every message; index them on the next try.
+      this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
       this.loadTail()
       this.scheduleIndex()
     }
