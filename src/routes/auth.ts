@@ -65,20 +65,24 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     return { ...tokens.issueUser(result.session.userId, result.session.id), refreshToken: result.refreshToken, refreshExpiresIn: config.refreshTokenTtlSeconds }
   })
 
-  fastify.post('/v1/auth/logout', {
-    onRequest: [fastify.authenticate, requireUser],
-    schema: {
-      tags: ['identity'],
-      summary: 'End the caller\'s session',
-      description: 'Its access and refresh tokens stop working, and its WebSocket connections close with 4503 (do not retry).',
-      security: [{ bearerAuth: [] }],
-      response: { 204: Type.Null({ description: 'Logged out.' }), ...authErrors, 403: ErrorSchema }
-    }
-  }, async (request, reply) => {
-    const principal = principalOf(request)
-    await sessions.revoke(principal.sessionId as string)
-    relay.hub.endSession(principal.id, principal.sessionId as string, Disconnect.loggedOut)
-    return reply.code(204).send(null)
+  await fastify.register(async (users) => {
+    users.addHook('onRequest', users.authenticate)
+    users.addHook('onRequest', requireUser)
+
+    users.post('/v1/auth/logout', {
+      schema: {
+        tags: ['identity'],
+        summary: 'End the caller\'s session',
+        description: 'Its access and refresh tokens stop working, and its WebSocket connections close with 4503 (do not retry).',
+        security: [{ bearerAuth: [] }],
+        response: { 204: Type.Null({ description: 'Logged out.' }), ...authErrors, 403: ErrorSchema }
+      }
+    }, async (request, reply) => {
+      const principal = principalOf(request)
+      await sessions.revoke(principal.sessionId as string)
+      relay.hub.endSession(principal.id, principal.sessionId as string, Disconnect.loggedOut)
+      return reply.code(204).send(null)
+    })
   })
 }
 

@@ -9,9 +9,11 @@ const MAX_PAGE = 100
 
 const conversations: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, relay } = fastify
+  // Every route here: a user's token.
+  fastify.addHook('onRequest', fastify.authenticate)
+  fastify.addHook('onRequest', requireUser)
 
   fastify.get('/v1/conversations', {
-    onRequest: [fastify.authenticate, requireUser],
     schema: {
       tags: ['conversations'],
       summary: 'The caller\'s conversations, most recent first, with unread counts and receipts',
@@ -39,7 +41,6 @@ const conversations: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/v1/conversations/:peer/read', {
-    onRequest: [fastify.authenticate, requireUser],
     schema: {
       tags: ['conversations'],
       summary: 'Mark the conversation read up to a message',

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ErrorSchema, authErrors } from '../schemas/common.js'
 import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
@@ -10,9 +10,10 @@ import { principalOf, requireUser } from './guards.js'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, relay } = fastify
+  // Every route here: a token; reading a stream or a conversation: a user's.
+  fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.post('/v1/messages', {
-    onRequest: [fastify.authenticate],
     schema: {
       tags: ['messages'],
       summary: 'Send a message',
@@ -45,52 +46,55 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     })
   })
 
-  fastify.get('/v1/conversations/:peer/messages', {
-    onRequest: [fastify.authenticate, requireUser],
-    schema: {
-      tags: ['messages'],
-      summary: 'A page of the conversation with a peer, newest first',
-      description: 'Without bounds: the newest messages. `before` pages back in time; `after` limits the page to messages newer than an id. ' +
-        'When the window holds more than `limit`, the newest of them are returned and `nextBefore` continues.',
-      security: [{ bearerAuth: [] }],
-      params: PeerParamsSchema,
-      querystring: HistoryQuerySchema,
-      response: { 200: HistoryPageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
-    }
-  }, async (request) => {
-    const me = principalOf(request).id
-    const { peer } = request.params
-    if (await store.getUser(peer) === undefined) throw new Errors.UnknownUser(peer)
-    const limit = Math.min(request.query.limit ?? 50, config.limits.maxHistoryPage)
-    const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
-    const more = page.length > limit
-    const shown = more ? page.slice(0, limit) : page
-    return {
-      messages: shown.map((m) => messageBody(m, me)),
-      nextBefore: more ? (shown[shown.length - 1] as StoredMessage).id : null
-    }
-  })
+  await fastify.register(async (group) => {
+    const users = group.withTypeProvider<TypeBoxTypeProvider>()
+    users.addHook('onRequest', requireUser)
 
-  fastify.get('/v1/sync', {
-    onRequest: [fastify.authenticate, requireUser],
-    schema: {
-      tags: ['messages'],
-      summary: 'The caller\'s stream after a seq, oldest first (for clients that poll)',
-      security: [{ bearerAuth: [] }],
-      querystring: SyncQuerySchema,
-      response: { 200: SyncPageSchema, ...authErrors, 403: ErrorSchema }
-    }
-  }, async (request) => {
-    const me = principalOf(request).id
-    const after = request.query.after ?? 0
-    const limit = Math.min(request.query.limit ?? 100, config.limits.maxSyncPage)
-    const { messages: shown, more } = await readStreamPage(store, me, after, limit)
-    const last = shown[shown.length - 1]
-    return {
-      messages: shown.map((m) => messageBody(m, me)),
-      upTo: last === undefined ? after : seqFor(last, me),
-      more
-    }
+    users.get('/v1/conversations/:peer/messages', {
+      schema: {
+        tags: ['messages'],
+        summary: 'A page of the conversation with a peer, newest first',
+        description: 'Without bounds: the newest messages. `before` pages back in time; `after` limits the page to messages newer than an id. ' +
+          'When the window holds more than `limit`, the newest of them are returned and `nextBefore` continues.',
+        security: [{ bearerAuth: [] }],
+        params: PeerParamsSchema,
+        querystring: HistoryQuerySchema,
+        response: { 200: HistoryPageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+      }
+    }, async (request) => {
+      const me = principalOf(request).id
+      const { peer } = request.params
+      if (await store.getUser(peer) === undefined) throw new Errors.UnknownUser(peer)
+      const limit = Math.min(request.query.limit ?? 50, config.limits.maxHistoryPage)
+      const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
+      const more = page.length > limit
+      const shown = more ? page.slice(0, limit) : page
+      return {
+        messages: shown.map((m) => messageBody(m, me)),
+        nextBefore: more ? (shown[shown.length - 1] as StoredMessage).id : null
+      }
+    })
+
+    users.get('/v1/sync', {
+      schema: {
+        tags: ['messages'],
+        summary: 'The caller\'s stream after a seq, oldest first (for clients that poll)',
+        security: [{ bearerAuth: [] }],
+        querystring: SyncQuerySchema,
+        response: { 200: SyncPageSchema, ...authErrors, 403: ErrorSchema }
+      }
+    }, async (request) => {
+      const me = principalOf(request).id
+      const after = request.query.after ?? 0
+      const limit = Math.min(request.query.limit ?? 100, config.limits.maxSyncPage)
+      const { messages: shown, more } = await readStreamPage(store, me, after, limit)
+      const last = shown[shown.length - 1]
+      return {
+        messages: shown.map((m) => messageBody(m, me)),
+        upTo: last === undefined ? after : seqFor(last, me),
+        more
+      }
+    })
   })
 }
 

@@ -9,9 +9,10 @@ const USER_ID = new RegExp(USER_ID_PATTERN)
 
 const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   const { relay } = fastify
+  // Every route here: a user's or a service's token.
+  fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.get('/v1/presence/:userId', {
-    onRequest: [fastify.authenticate],
     schema: {
       tags: ['presence'],
       summary: 'Whether a user is connected, and when they were last seen',
@@ -28,7 +29,6 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/v1/presence', {
-    onRequest: [fastify.authenticate],
     schema: {
       tags: ['presence'],
       summary: 'Presence of up to 100 users',

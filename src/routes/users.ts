@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { CreateUserSchema, UserParamsSchema, UserSchema } from '../schemas/users.js'
 import { TokenSchema } from '../schemas/auth.js'
 import { ErrorSchema, authErrors } from '../schemas/common.js'
@@ -35,39 +35,43 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(201).send({ id, displayName: displayName ?? id, createdAt: new Date(createdAt).toISOString() })
   })
 
-  fastify.post('/v1/users/:id/tokens', {
-    onRequest: [fastify.authenticate, requireService],
-    schema: {
-      tags: ['identity'],
-      summary: 'Mint an access token for a user (services only)',
-      description: 'For backends that keep their own login: the token acts as the user on every route and on the WebSocket.',
-      security: [{ bearerAuth: [] }],
-      params: UserParamsSchema,
-      response: { 200: TokenSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
-    }
-  }, async (request) => {
-    const user = await store.getUser(request.params.id)
-    if (user === undefined) throw new Errors.UnknownUser(request.params.id)
-    const { sessionId } = await sessions.start(user.id, false)
-    return tokens.issueUser(user.id, sessionId)
-  })
+  await fastify.register(async (group) => {
+    const services = group.withTypeProvider<TypeBoxTypeProvider>()
+    services.addHook('onRequest', services.authenticate)
+    services.addHook('onRequest', requireService)
 
-  fastify.delete('/v1/users/:id/sessions', {
-    onRequest: [fastify.authenticate, requireService],
-    schema: {
-      tags: ['identity'],
-      summary: 'End every session of a user (services only)',
-      description: 'All of the user\'s access and refresh tokens stop working, and all of their WebSocket connections close with 4504 (do not retry).',
-      security: [{ bearerAuth: [] }],
-      params: UserParamsSchema,
-      response: { 200: Type.Object({ revoked: Type.Integer({ description: 'Sessions ended.' }) }), ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
-    }
-  }, async (request) => {
-    const { id } = request.params
-    if (await store.getUser(id) === undefined) throw new Errors.UnknownUser(id)
-    const revoked = await sessions.revokeUser(id)
-    relay.hub.endUser(id, Disconnect.sessionsRevoked)
-    return { revoked: revoked.length }
+    services.post('/v1/users/:id/tokens', {
+      schema: {
+        tags: ['identity'],
+        summary: 'Mint an access token for a user (services only)',
+        description: 'For backends that keep their own login: the token acts as the user on every route and on the WebSocket.',
+        security: [{ bearerAuth: [] }],
+        params: UserParamsSchema,
+        response: { 200: TokenSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+      }
+    }, async (request) => {
+      const user = await store.getUser(request.params.id)
+      if (user === undefined) throw new Errors.UnknownUser(request.params.id)
+      const { sessionId } = await sessions.start(user.id, false)
+      return tokens.issueUser(user.id, sessionId)
+    })
+
+    services.delete('/v1/users/:id/sessions', {
+      schema: {
+        tags: ['identity'],
+        summary: 'End every session of a user (services only)',
+        description: 'All of the user\'s access and refresh tokens stop working, and all of their WebSocket connections close with 4504 (do not retry).',
+        security: [{ bearerAuth: [] }],
+        params: UserParamsSchema,
+        response: { 200: Type.Object({ revoked: Type.Integer({ description: 'Sessions ended.' }) }), ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+      }
+    }, async (request) => {
+      const { id } = request.params
+      if (await store.getUser(id) === undefined) throw new Errors.UnknownUser(id)
+      const revoked = await sessions.revokeUser(id)
+      relay.hub.endUser(id, Disconnect.sessionsRevoked)
+      return { revoked: revoked.length }
+    })
   })
 }
 
