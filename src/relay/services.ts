@@ -56,25 +56,16 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     log
   })
   const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
+  const features = { hub, delivery, receipts, typing, presence, heartbeats }
   const socketDeps = {
+    ...features,
     tokens,
-    hub,
-    delivery,
-    receipts,
-    typing,
-    presence,
-    heartbeats,
     stream: store,
     settings: { authTimeoutMs: config.ws.authTimeoutMs, maxBufferedBytes: config.ws.maxBufferedBytes, maxSyncPage: config.limits.maxSyncPage },
     log
   }
   return {
-    hub,
-    delivery,
-    receipts,
-    typing,
-    presence,
-    heartbeats,
+    ...features,
     accept: (transport, principal, after) => new SocketHandler(socketDeps, transport, principal, after),
     close () {
       heartbeats.close()
