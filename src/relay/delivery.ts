@@ -4,7 +4,7 @@ import type { Connection } from './connection.js'
 import { sentFrame } from './frames.js'
 import type { Log } from '../log.js'
 
-/** Hands a stored message to every device of both users (Relay.publish does it over the bus). */
+/** Hands a stored message to every device of both users (Hub.publish does it over the bus). */
 export type FanOut = (message: StoredMessage, origin: Connection | undefined) => void
 
 export interface SendRequest {
