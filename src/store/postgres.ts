@@ -5,6 +5,7 @@ import type {
 import { postgresMigrations } from './migrations/postgres.js'
 import { conversationCounters, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
 import type { Log } from '../log.js'
+import { Errors } from '../errors.js'
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -26,6 +27,17 @@ const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.conten
 const SESSION_COLUMNS = 'id, user_id AS "userId", created_at AS "createdAt", revoked_at AS "revokedAt"'
 
 type Client = pg.PoolClient
+
+/**
+ * Whether a pg error says the database cannot be reached right now (the connection was cut,
+ * the server is shutting down or full) rather than that the statement is wrong: SQLSTATE
+ * classes 08 and 57P, 53300, a socket error, or pg's own words for a connection it lost.
+ */
+function connectionLost (err: unknown): boolean {
+  const { code, message } = err as { code?: unknown, message?: unknown }
+  if (typeof code === 'string') return /^(08|57P|53300$|E[A-Z]+$)/.test(code)
+  return typeof message === 'string' && /^(Connection terminated|Client was closed|Client has encountered a connection error|timeout exceeded when trying to connect)/.test(message)
+}
 
 /**
  * The shared store for several duolog instances. Seqs stay dense under concurrent writers:
@@ -70,28 +82,57 @@ export class PostgresStore implements Store {
     })
   }
 
+  /**
+   * Runs `work` in a transaction on one connection. A connection that is lost meanwhile fails
+   * this transaction only (StoreUnavailable, retryable) and is dropped from the pool.
+   */
   private async tx<T> (work: (client: Client) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
+    const client = await this.pool.connect().catch((err: unknown) => { throw this.failure(err) })
+    // A checked-out connection that drops between two queries emits 'error'; with no listener
+    // that would end the process. The query in flight, or the next one, fails instead.
+    let lost: Error | undefined
+    const onError = (err: Error): void => { lost = err }
+    client.on('error', onError)
     try {
       await client.query('BEGIN')
       const result = await work(client)
       await client.query('COMMIT')
       return result
     } catch (err) {
-      // The transaction's own error is what the caller needs; a failed rollback only says the connection is gone.
-      await client.query('ROLLBACK').catch((rollbackErr: unknown) => { this.log.warn({ err: rollbackErr }, 'postgres: rollback failed') })
-      throw err
+      if (lost === undefined && !connectionLost(err)) {
+        // The transaction's own error is what the caller needs; a failed rollback only says the connection is gone.
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => { lost = rollbackErr as Error })
+      }
+      throw this.failure(lost ?? err)
     } finally {
-      client.release()
+      client.off('error', onError)
+      // A connection that failed is destroyed rather than handed to the next transaction.
+      client.release(lost)
     }
   }
 
-  private async one<T extends pg.QueryResultRow> (sql: string, params: unknown[], client: pg.Pool | Client = this.pool): Promise<T | undefined> {
-    return (await client.query<T>(sql, params)).rows[0]
+  /** A query outside a transaction; a lost connection becomes StoreUnavailable. */
+  private async query<T extends pg.QueryResultRow> (sql: string, params: unknown[]): Promise<pg.QueryResult<T>> {
+    try {
+      return await this.pool.query<T>(sql, params)
+    } catch (err) {
+      throw this.failure(err)
+    }
+  }
+
+  /** What a caller sees of a pg error: StoreUnavailable (logged with its cause) when the database is out of reach. */
+  private failure (err: unknown): unknown {
+    if (!connectionLost(err)) return err
+    this.log.warn({ err: (err as Error).message }, 'postgres: connection lost')
+    return new Errors.StoreUnavailable()
+  }
+
+  private async one<T extends pg.QueryResultRow> (sql: string, params: unknown[], client?: Client): Promise<T | undefined> {
+    return (client === undefined ? await this.query<T>(sql, params) : await client.query<T>(sql, params)).rows[0]
   }
 
   async createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean> {
-    const result = await this.pool.query('INSERT INTO users (id, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    const result = await this.query('INSERT INTO users (id, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
       [user.id, user.displayName, user.passwordHash, user.createdAt])
     return result.rowCount === 1
   }
@@ -101,7 +142,7 @@ export class PostgresStore implements Store {
   }
 
   async lastSeen (ids: readonly string[]): Promise<Map<string, number | null>> {
-    const { rows } = await this.pool.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1)', [ids])
+    const { rows } = await this.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1)', [ids])
     const byId = new Map(rows.map((r) => [r.id, r.lastSeen]))
     const found = new Map<string, number | null>()
     for (const id of ids) if (byId.has(id)) found.set(id, byId.get(id) ?? null)
@@ -109,7 +150,7 @@ export class PostgresStore implements Store {
   }
 
   async setLastSeen (id: string, at: number): Promise<void> {
-    await this.pool.query('UPDATE users SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [at, id])
+    await this.query('UPDATE users SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [at, id])
   }
 
   /**
@@ -175,7 +216,7 @@ export class PostgresStore implements Store {
   }
 
   async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
-    const { rows } = await this.pool.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
+    const { rows } = await this.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
       WHERE s.user_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`, [userId, after, limit])
     return rows
   }
@@ -190,14 +231,14 @@ export class PostgresStore implements Store {
 
   async conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]> {
     const [lo, hi] = orderedPair(userId, peer)
-    const { rows } = await this.pool.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
+    const { rows } = await this.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
       WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id < $3 AND m.id > $4
       ORDER BY m.id DESC LIMIT $5`, [lo, hi, query.before ?? Number.MAX_SAFE_INTEGER, query.after ?? 0, query.limit])
     return rows
   }
 
   async conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]> {
-    const { rows } = await this.pool.query<Omit<ConversationSummary, 'lastMessage'> & StoredMessage>(`SELECT c.peer, c.received - c.read AS unread, c.read_up_to AS "readUpTo",
+    const { rows } = await this.query<Omit<ConversationSummary, 'lastMessage'> & StoredMessage>(`SELECT c.peer, c.received - c.read AS unread, c.read_up_to AS "readUpTo",
         coalesce(p.read_up_to, 0) AS "peerReadUpTo", coalesce(p.delivered_up_to, 0) AS "peerDeliveredUpTo", ${MESSAGE_COLUMNS}
       FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
       JOIN messages m ON m.id = c.last_message_id
@@ -227,7 +268,7 @@ export class PostgresStore implements Store {
   }
 
   async markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>> {
-    const { rows } = await this.pool.query<{ peer: string, upTo: number }>(`WITH newest AS (
+    const { rows } = await this.query<{ peer: string, upTo: number }>(`WITH newest AS (
         SELECT m.sender AS peer, max(m.id) AS up_to FROM stream s JOIN messages m ON m.id = s.message_id
         WHERE s.user_id = $1 AND s.seq > $2 AND s.seq <= $3 AND m.recipient = $1 GROUP BY m.sender)
       UPDATE conversations c SET delivered_up_to = n.up_to FROM newest n
@@ -267,17 +308,17 @@ export class PostgresStore implements Store {
   }
 
   async revokeUserSessions (userId: string, at: number): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>('UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id', [at, userId])
+    const { rows } = await this.query<{ id: string }>('UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id', [at, userId])
     return rows.map((r) => r.id)
   }
 
   async revokedSessions (since: number): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM sessions WHERE revoked_at >= $1', [since])
+    const { rows } = await this.query<{ id: string }>('SELECT id FROM sessions WHERE revoked_at >= $1', [since])
     return rows.map((r) => r.id)
   }
 
   async ping (): Promise<void> {
-    await this.pool.query('SELECT 1')
+    await this.query('SELECT 1', [])
   }
 
   async close (): Promise<void> {
