@@ -27,6 +27,20 @@ interface Queued {
   reject: (err: Error) => void
 }
 
+// Most text has no surrogate at all: the cheap test first.
+const SURROGATE = /[\ud800-\udfff]/
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * Refuses text that a store cannot keep exactly as sent, before it joins a batch: U+0000, and
+ * lone surrogates (stored as U+FFFD, so a retry would no longer match its original).
+ */
+function checkStorable (field: string, text: string): void {
+  // PostgreSQL's text cannot hold U+0000; refused everywhere, so that the stores agree.
+  if (text.includes('\u0000')) throw new Errors.InvalidRequest(`${field} must not contain U+0000`)
+  if (SURROGATE.test(text) && LONE_SURROGATE.test(text)) throw new Errors.InvalidRequest(`${field} must be well-formed Unicode: it has a lone surrogate`)
+}
+
 /** Sends per commit: big enough to amortize a commit, small enough to keep latency flat. */
 const MAX_BATCH = 256
 
@@ -72,8 +86,10 @@ export class Delivery {
 
   private validate (request: SendRequest): void {
     if (request.to === request.from) throw new Errors.InvalidRecipient('a message goes to another user, not to its sender')
-    const { content } = request
+    const { content, clientMsgId } = request
     if (content.length === 0) throw new Errors.InvalidRequest('content must not be empty')
+    checkStorable('content', content)
+    if (clientMsgId !== undefined) checkStorable('clientMsgId', clientMsgId)
     // Code points, not UTF-16 units; only counted when the cheap bound is exceeded.
     if (content.length > this.maxContentLength && [...content].length > this.maxContentLength) {
       throw new Errors.ContentTooLong(this.maxContentLength)

@@ -13,7 +13,9 @@ export const ContentSchema = Type.String({
   description: 'The message text: 1 to DUOLOG_MAX_CONTENT_LENGTH characters (default 4000).'
 })
 export const TimestampSchema = Type.String({ format: 'date-time' })
-export const SeqSchema = Type.Integer({ minimum: 0, description: 'A position in a user stream (dense, from 1).' })
+/** The largest integer a request may carry: ids and seqs stay below it, and every store keeps it exactly. */
+export const MAX_INTEGER = Number.MAX_SAFE_INTEGER
+export const SeqSchema = Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'A position in a user stream (dense, from 1).' })
 
 export const ErrorSchema = Type.Object({
   error: Type.Object({

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageSchema, UserIdSchema } from './common.js'
+import { MAX_INTEGER, MessageSchema, UserIdSchema } from './common.js'
 
 export const ConversationSchema = Type.Object({
   peer: UserIdSchema,
@@ -12,8 +12,8 @@ export const ConversationSchema = Type.Object({
 export type Conversation = Static<typeof ConversationSchema>
 
 export const ConversationListQuerySchema = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only conversations whose last message id is smaller (the previous page\'s nextBefore).' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, default: 50, description: 'At most 100.' }))
+  before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Only conversations whose last message id is smaller (the previous page\'s nextBefore).' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, default: 50, description: 'At most 100.' }))
 })
 export type ConversationListQuery = Static<typeof ConversationListQuerySchema>
 
@@ -24,7 +24,7 @@ export const ConversationListSchema = Type.Object({
 export type ConversationList = Static<typeof ConversationListSchema>
 
 export const ReadMarkerSchema = Type.Object({
-  upTo: Type.Integer({ minimum: 1, description: 'A message id: everything in the conversation up to it is read.' })
+  upTo: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'A message id: everything in the conversation up to it is read.' })
 }, { additionalProperties: false })
 export type ReadMarker = Static<typeof ReadMarkerSchema>
 

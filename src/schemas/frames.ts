@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ClientMsgIdSchema, SeqSchema, UserIdSchema } from './common.js'
+import { ClientMsgIdSchema, MAX_INTEGER, SeqSchema, UserIdSchema } from './common.js'
 
 // Client -> server WebSocket frames (docs/protocol.md). Unknown extra fields are ignored.
 
@@ -23,7 +23,7 @@ export type SendFrame = Static<typeof SendFrameSchema>
 export const SyncFrameSchema = Type.Object({
   type: Type.Literal('sync'),
   after: SeqSchema,
-  limit: Type.Optional(Type.Integer({ minimum: 1 }))
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER }))
 })
 export type SyncFrame = Static<typeof SyncFrameSchema>
 
@@ -45,7 +45,7 @@ export type TypingFrame = Static<typeof TypingFrameSchema>
 export const ReadFrameSchema = Type.Object({
   type: Type.Literal('read'),
   peer: UserIdSchema,
-  upTo: Type.Integer({ minimum: 1 })
+  upTo: Type.Integer({ minimum: 1, maximum: MAX_INTEGER })
 })
 export type ReadFrame = Static<typeof ReadFrameSchema>
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { USER_ID_PATTERN, ClientMsgIdSchema, ContentSchema, MessageSchema, SeqSchema, TimestampSchema, UserIdSchema } from './common.js'
+import { USER_ID_PATTERN, ClientMsgIdSchema, ContentSchema, MAX_INTEGER, MessageSchema, SeqSchema, TimestampSchema, UserIdSchema } from './common.js'
 
 export const SendMessageSchema = Type.Object({
   to: UserIdSchema,
@@ -23,9 +23,9 @@ export const PeerParamsSchema = Type.Object({ peer: UserIdSchema })
 export type PeerParams = Static<typeof PeerParamsSchema>
 
 export const HistoryQuerySchema = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only messages with a smaller id (exclusive).' })),
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only messages with a larger id (exclusive).' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, default: 50, description: 'At most DUOLOG_MAX_HISTORY_PAGE (default 200).' }))
+  before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Only messages with a smaller id (exclusive).' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Only messages with a larger id (exclusive).' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, default: 50, description: 'At most DUOLOG_MAX_HISTORY_PAGE (default 200).' }))
 })
 export type HistoryQuery = Static<typeof HistoryQuerySchema>
 
@@ -36,8 +36,8 @@ export const HistoryPageSchema = Type.Object({
 export type HistoryPage = Static<typeof HistoryPageSchema>
 
 export const SyncQuerySchema = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Return stream entries with a larger seq.' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, default: 100, description: 'At most DUOLOG_MAX_SYNC_PAGE (default 500).' }))
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INTEGER, default: 0, description: 'Return stream entries with a larger seq.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, default: 100, description: 'At most DUOLOG_MAX_SYNC_PAGE (default 500).' }))
 })
 export type SyncQuery = Static<typeof SyncQuerySchema>
 

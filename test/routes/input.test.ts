@@ -1,0 +1,50 @@
+import t, { type Test } from 'tap'
+import { Client, api, startServer, users, type TestServer } from '../helpers.js'
+import { postgresUrl, schemaForTest } from '../services.js'
+
+// Input a store cannot keep as sent is refused up front (400), on every store, and never
+// fails the other messages of its batch.
+
+const stores: Array<[string, (t: Test) => Promise<TestServer>]> = [['SQLite', async (t) => await startServer(t)]]
+const url = postgresUrl()
+if (url !== undefined) stores.push(['PostgreSQL', async (t) => await startServer(t, { DUOLOG_DATABASE_URL: url, DUOLOG_DATABASE_SCHEMA: schemaForTest(t, url) })])
+
+for (const [name, start] of stores) {
+  t.test(`${name}: U+0000 and lone surrogates are refused with 400, and the rest of the batch is stored`, async (t) => {
+    const server = await start(t)
+    const [alice, bob] = await users(server, 'alice', 'bob')
+    const a = await Client.connect(server, alice)
+    // One turn of the event loop: the bad ones would share the good ones' commit.
+    a.send({ type: 'send', to: 'bob', content: 'before', clientMsgId: 'ok-1' })
+    a.send({ type: 'send', to: 'bob', content: 'nul \u0000 inside', clientMsgId: 'nul' })
+    a.ws.send('{"type":"send","to":"bob","content":"A\\ud800B","clientMsgId":"lone"}')
+    a.send({ type: 'send', to: 'bob', content: 'after', clientMsgId: 'ok-2' })
+    const answers = [await a.next(), await a.next(), await a.next(), await a.next()]
+    t.same(answers.filter((f) => f.type === 'sent').map((f) => f.clientMsgId), ['ok-1', 'ok-2'], 'the good ones are stored')
+    t.match(answers.filter((f) => f.type === 'error'), [{ code: 'invalid_request', ref: 'nul' }, { code: 'invalid_request', ref: 'lone' }])
+
+    const http = await api(server, 'POST', '/v1/messages', { token: alice, rawBody: '{"to":"bob","content":"x\\udc00y","clientMsgId":"lone-http"}' })
+    t.match(http, { status: 400, body: { error: { code: 'invalid_request' } } })
+    t.match(await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'ok', clientMsgId: 'bad\u0000id' } }), { status: 400 }, 'in clientMsgId too')
+    t.match(await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'a pair 😀 is fine' } }), { status: 201 })
+    const page = await api(server, 'GET', '/v1/sync?after=0', { token: bob })
+    t.same(page.body.messages.map((m: { content: string }) => m.content), ['before', 'after', 'a pair 😀 is fine'])
+  })
+
+  t.test(`${name}: integers beyond what the store keeps are refused with 400`, async (t) => {
+    const server = await start(t)
+    const [alice] = await users(server, 'alice', 'bob')
+    for (const path of [
+      '/v1/conversations/bob/messages?before=99999999999999999999',
+      '/v1/conversations/bob/messages?after=9007199254740993',
+      '/v1/sync?after=99999999999999999999',
+      '/v1/conversations?before=99999999999999999999',
+      '/v1/conversations/bob/messages?limit=99999999999999999999'
+    ]) {
+      t.match(await api(server, 'GET', path, { token: alice }), { status: 400, body: { error: { code: 'invalid_request' } } }, path)
+    }
+    const a = await Client.connect(server, alice)
+    a.ws.send('{"type":"sync","after":99999999999999999999}')
+    t.match(await a.next('error'), { code: 'invalid_frame' })
+  })
+}
