@@ -45,6 +45,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     if (error.statusCode >= 500) request.log.error({ err }, 'request failed')
     const headers = (err as { headers?: Record<string, string> }).headers
     if (headers !== undefined) void reply.headers(headers)
+    if (error.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.ceil(error.retryAfterMs / 1000)))
     return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } })
   })
   fastify.setNotFoundHandler((request) => {

@@ -50,6 +50,12 @@ export interface Config {
     maxFrameBytes: number
     maxSyncPage: number
     maxHistoryPage: number
+    /** Messages per second a user may send, sustained (per instance); services sending as a user are not counted. */
+    sendRate: number
+    /** Messages a user may send at once before the sustained rate applies. */
+    sendBurst: number
+    /** WebSocket connections a user may hold on one instance; more are closed with 4508. */
+    maxConnectionsPerUser: number
   }
   ws: {
     heartbeatMs: number
@@ -176,7 +182,10 @@ export function loadConfig (env: Env = process.env): Config {
       maxContentLength: integer(env, 'DUOLOG_MAX_CONTENT_LENGTH', 4000, 1, 1_000_000),
       maxFrameBytes: integer(env, 'DUOLOG_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
       maxSyncPage: integer(env, 'DUOLOG_MAX_SYNC_PAGE', 500, 1, 10_000),
-      maxHistoryPage: integer(env, 'DUOLOG_MAX_HISTORY_PAGE', 200, 1, 10_000)
+      maxHistoryPage: integer(env, 'DUOLOG_MAX_HISTORY_PAGE', 200, 1, 10_000),
+      sendRate: integer(env, 'DUOLOG_SEND_RATE', 20, 1, 1_000_000),
+      sendBurst: integer(env, 'DUOLOG_SEND_BURST', 60, 1, 1_000_000),
+      maxConnectionsPerUser: integer(env, 'DUOLOG_MAX_CONNECTIONS_PER_USER', 20, 1, 1_000_000)
     },
     ws: {
       heartbeatMs: integer(env, 'DUOLOG_WS_HEARTBEAT_MS', 30_000, 50, 3_600_000),

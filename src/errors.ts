@@ -1,5 +1,8 @@
 /** An error a client may see: its public code, its HTTP status and a message for humans. */
 export class PublicFailure extends Error {
+  /** For a refusal that passes: how long the client should wait before trying again. */
+  retryAfterMs: number | undefined
+
   constructor (readonly code: string, readonly statusCode: number, message: string) {
     super(message)
   }
@@ -58,12 +61,23 @@ export interface PublicError {
   code: string
   message: string
   statusCode: number
+  /** Sent as `retryAfter` (ms) in a WebSocket error frame and as `Retry-After` (s) over HTTP. */
+  retryAfterMs?: number
+}
+
+/** rate_limited, with the time after which the same request would pass. */
+export function rateLimited (retryAfterMs: number): PublicFailure {
+  const error = new Errors.RateLimited(`${(retryAfterMs / 1000).toFixed(retryAfterMs < 10_000 ? 1 : 0)} s`)
+  error.retryAfterMs = retryAfterMs
+  return error
 }
 
 /** Every code a client can see, once each. */
 export const publicCodes = (): string[] => [...new Set(Object.values(Errors).map((E) => new E().code))].sort()
 
-const asPublic = (err: PublicFailure): PublicError => ({ code: err.code, message: err.message, statusCode: err.statusCode })
+const asPublic = (err: PublicFailure): PublicError => err.retryAfterMs === undefined
+  ? { code: err.code, message: err.message, statusCode: err.statusCode }
+  : { code: err.code, message: err.message, statusCode: err.statusCode, retryAfterMs: err.retryAfterMs }
 
 /** Maps anything thrown to what a client may see; unknown errors become a bland 500. */
 export function toPublicError (err: unknown): PublicError {

@@ -12,11 +12,27 @@ export class TokenBucket {
   }
 
   take (): boolean {
-    const now = this.now()
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.capacity / this.windowMs)
-    this.last = now
+    this.refill()
     if (this.tokens < 1) return false
     this.tokens -= 1
     return true
+  }
+
+  /** How long until the next take() succeeds (0: now). */
+  waitMs (): number {
+    this.refill()
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) * this.windowMs / this.capacity)
+  }
+
+  /** Whether the bucket is back to its capacity (nothing taken lately): it can be forgotten. */
+  full (): boolean {
+    this.refill()
+    return this.tokens >= this.capacity
+  }
+
+  private refill (): void {
+    const now = this.now()
+    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.capacity / this.windowMs)
+    this.last = now
   }
 }

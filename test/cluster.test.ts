@@ -198,6 +198,8 @@ if (databaseUrl !== undefined && redis !== undefined) {
       DUOLOG_DATA_DIR: tempDir(),
       DUOLOG_JWT_SECRET: JWT_SECRET,
       DUOLOG_SERVICE_CLIENTS: `${SERVICE_ID}:${SERVICE_SECRET}`,
+      DUOLOG_SEND_RATE: '1000000',
+      DUOLOG_SEND_BURST: '1000000',
       DUOLOG_LOG_LEVEL: 'info'
     })
     t.teardown(() => { child.kill('SIGKILL') })

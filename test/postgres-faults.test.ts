@@ -20,7 +20,9 @@ if (url !== undefined) {
       DUOLOG_DATABASE_SCHEMA: schema,
       DUOLOG_JWT_SECRET: JWT_SECRET,
       DUOLOG_SERVICE_CLIENTS: 'backend:backend-secret-0123456789',
-      DUOLOG_AUTH_RATE_LIMIT: '100000'
+      DUOLOG_AUTH_RATE_LIMIT: '100000',
+      DUOLOG_SEND_RATE: '1000000',
+      DUOLOG_SEND_BURST: '1000000'
     })
     const exited = exitOf(server)
     t.teardown(() => server.kill('SIGKILL'))

@@ -7,7 +7,9 @@ const env = (dataDir: string): Record<string, string> => ({
   DUOLOG_DATA_DIR: dataDir,
   DUOLOG_JWT_SECRET: JWT_SECRET,
   DUOLOG_SERVICE_CLIENTS: 'backend:backend-secret-0123456789',
-  DUOLOG_AUTH_RATE_LIMIT: '100000'
+  DUOLOG_AUTH_RATE_LIMIT: '100000',
+  DUOLOG_SEND_RATE: '1000000',
+  DUOLOG_SEND_BURST: '1000000'
 })
 
 t.test('kill -9 right after `sent`: nothing acknowledged is lost (SQLite file on disk)', async (t) => {

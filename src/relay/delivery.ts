@@ -1,5 +1,6 @@
 import type { NewMessage, Store, StoredMessage } from '../store/store.js'
-import { Errors } from '../errors.js'
+import { Errors, rateLimited } from '../errors.js'
+import { KeyedLimits } from '../limits.js'
 import type { Connection } from './connection.js'
 import { sentFrame } from './frames.js'
 import type { Log } from '../log.js'
@@ -12,6 +13,8 @@ export interface SendRequest {
   to: string
   content: string
   clientMsgId?: string | undefined
+  /** Sent by a service as `from`: not counted against that user's send rate. */
+  onBehalf?: boolean
 }
 
 export interface SendResult {
@@ -60,6 +63,8 @@ export class Delivery {
     private readonly store: Store,
     private readonly fanOut: FanOut,
     private readonly maxContentLength: number,
+    /** Each user's send rate: messages per second sustained, and at once. */
+    private readonly sendLimits: KeyedLimits,
     private readonly log: Log
   ) {}
 
@@ -70,6 +75,9 @@ export class Delivery {
   send (request: SendRequest, origin?: Connection): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.validate(request) // a throw here rejects the promise
+      // Refused before it is queued: a refused send is not accepted, so nothing accepted is dropped.
+      const wait = request.onBehalf === true ? 0 : this.sendLimits.take(request.from)
+      if (wait > 0) throw rateLimited(wait)
       this.queue.push({
         message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
         origin,

@@ -21,6 +21,8 @@ export const Disconnect = {
   slowConsumer: disconnect(4003, 'slow_consumer'),
   /** No auth frame arrived in time after the upgrade. */
   authTimeout: disconnect(4008, 'auth_timeout'),
+  /** More frames arrived before `ready` than the server holds: wait for `ready` before sending. */
+  framesBeforeReady: disconnect(4009, 'frames_before_ready'),
   /** The access token expired: refresh it, then reconnect (or send an auth frame before expiry). */
   tokenExpired: disconnect(4401, 'token_expired'),
   /** The token in the auth frame is invalid or expired. */
@@ -34,5 +36,7 @@ export const Disconnect = {
   /** A service ended every session of the user. */
   sessionsRevoked: disconnect(4504, 'sessions_revoked'),
   /** The session was ended because one of its refresh tokens was used twice. */
-  sessionRevoked: disconnect(4505, 'session_revoked')
+  sessionRevoked: disconnect(4505, 'session_revoked'),
+  /** The user already holds DUOLOG_MAX_CONNECTIONS_PER_USER connections on this instance: close one first. */
+  tooManyConnections: disconnect(4508, 'too_many_connections')
 } as const

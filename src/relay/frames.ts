@@ -75,8 +75,8 @@ export function sentFrame (m: StoredMessage): string {
   return `{"type":"sent",${clientMsgId}"id":${m.id},"seq":${m.senderSeq},"createdAt":"${iso(m.createdAt)}"}`
 }
 
-export function errorFrame (error: Pick<PublicError, 'code' | 'message'>, ref?: string): string {
-  return JSON.stringify({ type: 'error', code: error.code, message: error.message, ref })
+export function errorFrame (error: Pick<PublicError, 'code' | 'message' | 'retryAfterMs'>, ref?: string): string {
+  return JSON.stringify({ type: 'error', code: error.code, message: error.message, ref, retryAfter: error.retryAfterMs })
 }
 
 export const PONG_FRAME = '{"type":"pong"}'

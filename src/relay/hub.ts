@@ -39,6 +39,11 @@ export class Hub {
     await subscribeWithin(this.bus, Channels.user(userId), listener, SUBSCRIBE_WAIT_MS, this.log)
   }
 
+  /** The connections a user has on this instance. */
+  count (userId: string): number {
+    return this.registry.count(userId)
+  }
+
   /** Removes a connection; true when it was the user's last here. */
   unregister (connection: Connection): boolean {
     const { userId } = connection

@@ -5,6 +5,7 @@ import type { Log } from '../log.js'
 import { Presence } from '../presence/presence.js'
 import type { PresenceStore } from '../presence/store.js'
 import type { Store } from '../store/store.js'
+import { KeyedLimits } from '../limits.js'
 import { Delivery } from './delivery.js'
 import { Disconnect } from './disconnect.js'
 import { presenceFrame } from './frames.js'
@@ -40,7 +41,8 @@ export interface RelayServices {
 
 export function createRelayServices ({ config, store, bus, presenceStore, tokens, log }: RelayDeps): RelayServices {
   const hub = new Hub(bus, log)
-  const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, log)
+  const sendLimits = new KeyedLimits(config.limits.sendRate, config.limits.sendBurst)
+  const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, sendLimits, log)
   const receipts = new Receipts(store, hub, config.readReceipts)
   const typing = new Typing(store, hub, { timeoutMs: config.ws.typingTimeoutMs, per10s: config.ws.typingPer10s })
   const presence = new Presence({
@@ -61,7 +63,12 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     ...features,
     tokens,
     stream: store,
-    settings: { authTimeoutMs: config.ws.authTimeoutMs, maxBufferedBytes: config.ws.maxBufferedBytes, maxSyncPage: config.limits.maxSyncPage },
+    settings: {
+      authTimeoutMs: config.ws.authTimeoutMs,
+      maxBufferedBytes: config.ws.maxBufferedBytes,
+      maxSyncPage: config.limits.maxSyncPage,
+      maxConnectionsPerUser: config.limits.maxConnectionsPerUser
+    },
     log
   }
   return {

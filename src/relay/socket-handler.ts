@@ -15,11 +15,13 @@ import type { Transport, TransportEvents } from './transport.js'
 import type { Typing, TypingIndicators } from './typing.js'
 
 const DEFAULT_SYNC_LIMIT = 100
+/** Frames held while a connection starts (a client that does not wait for `ready`); more close it. */
+const MAX_FRAMES_BEFORE_READY = 64
 
 /** What every socket's handler uses: the relay's features and settings. */
 export interface SocketDeps {
   tokens: Pick<Tokens, 'verify'>
-  hub: Pick<Hub, 'register' | 'unregister'>
+  hub: Pick<Hub, 'register' | 'unregister' | 'count'>
   delivery: Pick<Delivery, 'send'>
   receipts: Pick<Receipts, 'ack' | 'read'>
   typing: Pick<Typing, 'forConnection'>
@@ -30,6 +32,7 @@ export interface SocketDeps {
     authTimeoutMs: number
     maxBufferedBytes: number
     maxSyncPage: number
+    maxConnectionsPerUser: number
   }
   log: Log
 }
@@ -65,8 +68,10 @@ export class SocketHandler implements TransportEvents {
       this.handle(text)
     } else if (this.authTimer !== undefined) {
       this.authenticate(text)
-    } else {
+    } else if (this.early.length < MAX_FRAMES_BEFORE_READY) {
       this.early.push(text)
+    } else {
+      this.transport.close(Disconnect.framesBeforeReady)
     }
   }
 
@@ -113,6 +118,10 @@ export class SocketHandler implements TransportEvents {
    */
   private async begin (principal: Principal, after: number | undefined): Promise<void> {
     const { deps } = this
+    if (deps.hub.count(principal.id) >= deps.settings.maxConnectionsPerUser) {
+      this.transport.close(Disconnect.tooManyConnections)
+      return
+    }
     const connection = new Connection({
       userId: principal.id,
       transport: this.transport,

@@ -21,7 +21,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
         'A retry with the same clientMsgId answers 200 with the original and stores nothing.',
       security: [{ bearerAuth: [] }],
       body: SendMessageSchema,
-      response: { 200: SentMessageSchema, 201: SentMessageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema }
+      response: { 200: SentMessageSchema, 201: SentMessageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 429: ErrorSchema }
     }
   }, async (request, reply) => {
     const principal = principalOf(request)
@@ -35,7 +35,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       if (from !== undefined && from !== principal.id) throw new Errors.Forbidden('a user can only send as itself')
       sender = principal.id
     }
-    const { message, duplicate } = await relay.delivery.send({ from: sender, to, content, clientMsgId })
+    const { message, duplicate } = await relay.delivery.send({ from: sender, to, content, clientMsgId, onBehalf: principal.kind === 'service' })
     return reply.code(duplicate ? 200 : 201).send({
       id: message.id,
       seq: message.senderSeq,

@@ -124,3 +124,15 @@ t.test('closing the socket unregisters the connection and ends its typing indica
   t.same(ofType(bob.transport, 'typing').map((f) => f.state), ['start', 'stop'])
   t.equal(r.services.hub.registry.count('alice'), 0)
 })
+
+t.test('frames before `ready` are held up to 64; the next one closes the socket with frames_before_ready', async (t) => {
+  const r = await relay(t)
+  const transport = new FakeTransport()
+  const events = r.services.accept(transport, null)
+  events.receive(JSON.stringify({ type: 'auth', token: r.token('alice') }))
+  // The connection starts asynchronously: everything received in this turn waits for it.
+  for (let i = 0; i < 64; i++) events.receive(JSON.stringify({ type: 'ping' }))
+  t.equal(transport.open, true, '64 are held')
+  events.receive(JSON.stringify({ type: 'ping' }))
+  t.same(transport.closedWith, Disconnect.framesBeforeReady)
+})

@@ -1,0 +1,81 @@
+import t from 'tap'
+import { Client, api, serviceToken, sleep, startServer, users } from '../helpers.js'
+
+// One user flooding must not be able to store without bound: a token bucket per user, on
+// by default, refuses the excess (nothing accepted is dropped), and nobody else pays.
+
+const limited = { DUOLOG_SEND_RATE: '5', DUOLOG_SEND_BURST: '10' }
+
+t.test('a flood over WebSocket: the burst is stored, the rest refused with rate_limited and retryAfter; others are not limited', async (t) => {
+  const server = await startServer(t, limited)
+  const [alice, bob, carol] = await users(server, 'alice', 'bob', 'carol')
+  const a = await Client.connect(server, alice)
+  for (let i = 1; i <= 40; i++) a.send({ type: 'send', to: 'bob', content: `m${i}`, clientMsgId: `k${i}` })
+  const answers = []
+  for (let i = 0; i < 40; i++) answers.push(await a.next())
+  const sent = answers.filter((f) => f.type === 'sent')
+  const refused = answers.filter((f) => f.type === 'error')
+  t.ok(sent.length >= 10 && sent.length <= 11, `the burst is stored (${sent.length})`)
+  t.equal(refused.length, 40 - sent.length)
+  t.match(refused[0], { code: 'rate_limited', ref: `k${sent.length + 1}` })
+  t.ok(refused.every((f) => f.code === 'rate_limited' && f.retryAfter > 0 && f.retryAfter <= 200), 'each says when to retry (ms)')
+
+  const c = await Client.connect(server, carol)
+  for (let i = 1; i <= 10; i++) c.send({ type: 'send', to: 'bob', content: `c${i}`, clientMsgId: `c${i}` })
+  for (let i = 0; i < 10; i++) t.equal((await c.next()).type, 'sent', 'another user is not limited by alice\'s flood')
+
+  await sleep(refused[0]?.retryAfter as number + 10)
+  a.send({ type: 'send', to: 'bob', content: 'later', clientMsgId: `k${sent.length + 1}` })
+  t.match(await a.next(), { type: 'sent', clientMsgId: `k${sent.length + 1}` }, 'the refused one passes after retryAfter, with its clientMsgId')
+
+  const stream = (await api(server, 'GET', '/v1/sync?after=0&limit=500', { token: bob })).body.messages
+  t.equal(stream.filter((m: { from: string }) => m.from === 'alice').length, sent.length + 1, 'exactly the acknowledged ones are stored')
+})
+
+t.test('over HTTP: 429 with Retry-After; a service sending as the user is not counted against them', async (t) => {
+  const server = await startServer(t, limited)
+  const [alice] = await users(server, 'alice', 'bob')
+  const statuses: number[] = []
+  let refusal
+  for (let i = 0; i < 15; i++) {
+    const res = await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: `h${i}` } })
+    statuses.push(res.status)
+    if (res.status === 429) refusal = res
+  }
+  t.ok(statuses.filter((s) => s === 201).length >= 10, 'the burst passes')
+  t.ok(statuses.includes(429), 'then 429')
+  t.match(refusal, { body: { error: { code: 'rate_limited' } } })
+  t.equal(refusal?.headers.get('retry-after'), '1', 'Retry-After in whole seconds, rounded up')
+  const service = await serviceToken(server)
+  for (let i = 0; i < 20; i++) {
+    t.equal((await api(server, 'POST', '/v1/messages', { token: service, body: { from: 'alice', to: 'bob', content: `s${i}` } })).status, 201)
+  }
+})
+
+t.test('connections per user are capped: the next one closes with 4508 until one of them closes', async (t) => {
+  const server = await startServer(t, { DUOLOG_MAX_CONNECTIONS_PER_USER: '3' })
+  const [alice, bob] = await users(server, 'alice', 'bob')
+  const open = [await Client.connect(server, alice), await Client.connect(server, alice), await Client.connect(server, alice)]
+  const extra = await Client.connect(server, alice, { waitReady: false })
+  t.same(await extra.closed, { code: 4508, reason: 'too_many_connections' })
+  t.ok(await Client.connect(server, bob), 'another user is not affected')
+  open[0]?.ws.close()
+  await open[0]?.closed
+  await sleep(20)
+  const again = await Client.connect(server, alice)
+  again.send({ type: 'ping' })
+  t.match(await again.next('pong'), { type: 'pong' }, 'a place freed is taken again')
+})
+
+t.test('frames sent before `ready` are held up to a bound; a client that keeps going is closed with 4009', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice', 'bob')
+  const c = await Client.connect(server, undefined, { waitReady: false })
+  // All in one write: the server reads them in one turn, before the connection can be ready.
+  const socket = (c.ws as unknown as { _socket: { cork: () => void, uncork: () => void } })._socket
+  socket.cork()
+  c.ws.send(JSON.stringify({ type: 'auth', token: alice }))
+  for (let i = 0; i < 500; i++) c.ws.send(JSON.stringify({ type: 'ping' }))
+  socket.uncork()
+  t.same(await c.closed, { code: 4009, reason: 'frames_before_ready' })
+})
