@@ -27,6 +27,8 @@ export interface AppOptions {
 /** The whole application as a plugin. It never listens: src/server.ts does that. */
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler)
+  // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(websocketPlugin)
   await fastify.register(rateLimit, {

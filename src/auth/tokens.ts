@@ -64,7 +64,9 @@ export function createTokens (options: TokensOptions): Tokens {
     algorithms: ['HS256'],
     allowedIss: ISSUER,
     allowedAud: AUDIENCE,
-    clockTolerance: options.clockToleranceSeconds * 1000
+    clockTolerance: options.clockToleranceSeconds * 1000,
+    // A token signed with the secret but without these is not one duolog issued.
+    requiredClaims: ['iss', 'aud', 'sub', 'exp']
   })
   const sign = (claims: TokenClaims): IssuedToken =>
     ({ accessToken: signer(claims), tokenType: 'Bearer', expiresIn: accessTokenTtlSeconds })

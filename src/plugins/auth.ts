@@ -17,7 +17,8 @@ declare module 'fastify' {
   }
 }
 
-const TOKEN_IN_URL = /[?&](access_?token|token|jwt|bearer)=/i
+/** Query parameters that look like a credential, whatever the route. */
+const TOKEN_IN_URL = /[?&](access_?token|token|jwt|bearer|auth|authorization|api_?key)=/i
 
 /** Login sessions and tokens (src/auth), and the hooks that authenticate requests with them. */
 async function authPlugin (fastify: FastifyInstance): Promise<void> {

@@ -1,8 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-export const USER_ID_PATTERN = '^[A-Za-z0-9_.-]{1,64}$'
+/** `.` and `..` are refused: they would read as paths wherever an id lands in a URL. */
+export const USER_ID_PATTERN = '^(?!\\.{1,2}$)[A-Za-z0-9_.-]{1,64}$'
 
-export const UserIdSchema = Type.String({ pattern: USER_ID_PATTERN, description: 'A user id: 1 to 64 of A-Z a-z 0-9 _ . -' })
+export const UserIdSchema = Type.String({ pattern: USER_ID_PATTERN, description: 'A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".."' })
 export const ClientMsgIdSchema = Type.String({
   minLength: 1,
   maxLength: 128,

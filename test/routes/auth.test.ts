@@ -118,6 +118,9 @@ t.test('impersonation and forged tokens are refused', async (t) => {
     ['expired', forge({ alg: 'HS256', typ: 'JWT' }, good({ exp: now() - 60, iat: now() - 700 }))],
     ['wrong issuer', forge({ alg: 'HS256', typ: 'JWT' }, good({ iss: 'evil' }))],
     ['wrong audience', forge({ alg: 'HS256', typ: 'JWT' }, good({ aud: 'other-app' }))],
+    ['no issuer', forge({ alg: 'HS256', typ: 'JWT' }, good({ iss: undefined }))],
+    ['no audience', forge({ alg: 'HS256', typ: 'JWT' }, good({ aud: undefined }))],
+    ['no subject', forge({ alg: 'HS256', typ: 'JWT' }, good({ sub: undefined }))],
     ['no expiry', forge({ alg: 'HS256', typ: 'JWT' }, good({ exp: undefined }))],
     ['unknown kind', forge({ alg: 'HS256', typ: 'JWT' }, good({ kind: 'admin' }))],
     ['user token without a session', forge({ alg: 'HS256', typ: 'JWT' }, good({ sid: undefined }))],
@@ -144,18 +147,20 @@ t.test('impersonation and forged tokens are refused', async (t) => {
 t.test('tokens in the URL are refused', async (t) => {
   const server = await startServer(t)
   const [alice] = await users(server, 'alice')
-  for (const name of ['token', 'access_token', 'accessToken', 'jwt']) {
+  for (const name of ['token', 'access_token', 'accessToken', 'jwt', 'auth', 'authorization', 'Authorization', 'bearer', 'api_key', 'apiKey']) {
     const res = await api(server, 'GET', `/v1/presence/alice?${name}=${alice}`)
     t.match(res, { status: 400, body: { error: { code: 'token_in_url' } } }, `HTTP ?${name}=`)
   }
-  const ws = new WebSocket(`${server.wsUrl}?token=${alice}`)
-  ws.on('error', () => {})
-  const status = await new Promise<number>((resolve) => {
-    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0) })
-    ws.on('open', () => { resolve(101) })
-  })
-  t.equal(status, 400, 'a WebSocket upgrade with ?token= is refused before the upgrade')
-  ws.terminate()
+  for (const name of ['token', 'auth', 'authorization']) {
+    const ws = new WebSocket(`${server.wsUrl}?after=0&${name}=${alice}`)
+    ws.on('error', () => {})
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0) })
+      ws.on('open', () => { resolve(101) })
+    })
+    t.equal(status, 400, `a WebSocket upgrade with ?${name}= is refused before the upgrade`)
+    ws.terminate()
+  }
 })
 
 t.test('sign-up, login and service tokens are rate limited per client address', async (t) => {

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { Client, api, startServer, users, type TestServer } from '../helpers.js'
+import { Client, api, serviceToken, startServer, users, type TestServer } from '../helpers.js'
 import { postgresUrl, schemaForTest } from '../services.js'
 
 // Input a store cannot keep as sent is refused up front (400), on every store, and never
@@ -48,3 +48,23 @@ for (const [name, start] of stores) {
     t.match(await a.next('error'), { code: 'invalid_frame' })
   })
 }
+
+t.test('a body in any media type but JSON gets 415 unsupported_media_type, text/plain included', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice', 'bob')
+  for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'application/xml']) {
+    const res = await fetch(`${server.url}/v1/messages`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${alice}` }, body: '{"to":"bob","content":"x"}' })
+    t.equal(res.status, 415, type)
+    t.match(await res.json(), { error: { code: 'unsupported_media_type' } })
+  }
+})
+
+t.test('the user ids "." and ".." are refused', async (t) => {
+  const server = await startServer(t)
+  const service = await serviceToken(server)
+  for (const id of ['.', '..']) {
+    t.match(await api(server, 'POST', '/v1/users', { token: service, body: { id } }), { status: 400, body: { error: { code: 'invalid_request' } } }, `"${id}"`)
+  }
+  t.match(await api(server, 'POST', '/v1/users', { token: service, body: { id: '...' } }), { status: 201 }, 'dots with nothing special about them are fine')
+  t.match(await api(server, 'POST', '/v1/users', { token: service, body: { id: '.a' } }), { status: 201 })
+})
