@@ -56,6 +56,8 @@ export interface Config {
     sendBurst: number
     /** WebSocket connections a user may hold on one instance; more are closed with 4508. */
     maxConnectionsPerUser: number
+    /** How often each instance reads the revocations its bus may have missed: the longest a revoked session's sockets and tokens last. */
+    revocationCheckMs: number
   }
   ws: {
     heartbeatMs: number
@@ -185,7 +187,8 @@ export function loadConfig (env: Env = process.env): Config {
       maxHistoryPage: integer(env, 'DUOLOG_MAX_HISTORY_PAGE', 200, 1, 10_000),
       sendRate: integer(env, 'DUOLOG_SEND_RATE', 20, 1, 1_000_000),
       sendBurst: integer(env, 'DUOLOG_SEND_BURST', 60, 1, 1_000_000),
-      maxConnectionsPerUser: integer(env, 'DUOLOG_MAX_CONNECTIONS_PER_USER', 20, 1, 1_000_000)
+      maxConnectionsPerUser: integer(env, 'DUOLOG_MAX_CONNECTIONS_PER_USER', 20, 1, 1_000_000),
+      revocationCheckMs: integer(env, 'DUOLOG_REVOCATION_CHECK_MS', 5_000, 100, 10_000)
     },
     ws: {
       heartbeatMs: integer(env, 'DUOLOG_WS_HEARTBEAT_MS', 30_000, 50, 3_600_000),

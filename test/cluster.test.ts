@@ -187,6 +187,26 @@ if (databaseUrl !== undefined && redis !== undefined) {
     t.pass('presence rebuilt after the restart')
   })
 
+  t.test('a logout while Redis is down still lands on every instance: sockets close and the token stops working within the check interval', async (t) => {
+    const privately = await privateRedis(t)
+    const [one, two, three] = await cluster(t, { DUOLOG_REDIS_URL: privately.url, DUOLOG_REVOCATION_CHECK_MS: '500' })
+    const [alice] = await users(one, 'alice', 'bob')
+    const onTwo = await Client.connect(two, alice)
+    t.match(await api(three, 'GET', '/v1/conversations', { token: alice }), { status: 200 })
+
+    await privately.stop()
+    const started = Date.now()
+    t.match(await api(one, 'POST', '/v1/auth/logout', { token: alice }), { status: 204 }, 'the logout is stored though the bus cannot carry it')
+    t.same(await onTwo.closed, { code: 4506, reason: 'session_ended' }, 'the socket on another instance closes')
+    t.ok(Date.now() - started < 3000, `within the check interval (${Date.now() - started} ms)`)
+    t.match(await api(two, 'GET', '/v1/conversations', { token: alice }), { status: 401 }, 'the token is refused on another instance')
+    t.match(await api(three, 'GET', '/v1/conversations', { token: alice }), { status: 401 })
+    await privately.start()
+    await sleep(1000)
+    t.match(await api(three, 'GET', '/v1/conversations', { token: alice }), { status: 401 }, 'and still after Redis is back')
+    await t.rejects(Client.connect(two, alice), /401/, 'no new socket either')
+  })
+
   t.test('an instance killed with SIGKILL: its users go offline within the lease; clients resume elsewhere with no loss', async (t) => {
     const lease = 3000
     const env = clusterEnv(t, { DUOLOG_PRESENCE_LEASE_MS: String(lease), DUOLOG_PRESENCE_GRACE_MS: '200' })

@@ -11,6 +11,9 @@ export type RefreshResult =
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('base64url')
 
+/** How far back each check of the store looks beyond the previous one: instances' clocks may differ this much. */
+const CLOCK_MARGIN_MS = 60_000
+
 /**
  * Login sessions: every user token carries its session id (`sid`), so that a logout or a
  * revocation stops the session's access tokens at once, not at their expiry.
@@ -19,27 +22,63 @@ const hash = (token: string): string => createHash('sha256').update(token).diges
  */
 export class Sessions {
   private readonly revoked = new Map<string, number>()
+  private readonly missedListeners = new Set<(sessionIds: string[]) => void>()
+  private checkedAt = 0
+  private timer: NodeJS.Timeout | undefined
 
   constructor (
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly log: Log,
     private readonly accessTtlMs: number,
-    private readonly refreshTtlMs: number
+    private readonly refreshTtlMs: number,
+    /** How often the store is asked for revocations the bus did not bring (the bound on a missed one). */
+    private readonly checkMs: number
   ) {}
 
   /**
    * Loads the revocations that can still matter (their access tokens are not expired yet),
-   * then hears those of the other instances. The bus is at most once, so a revocation another
-   * instance makes while this one is cut off from it is only known here after a restart;
-   * the refresh token is refused everywhere regardless (that check is in the store).
+   * then hears those of the other instances over the bus, and checks the store every
+   * `checkMs` for those the bus lost (it is at most once: Redis down or restarting), so a
+   * revocation made anywhere lands here within `checkMs` whatever the bus does.
    */
   async load (): Promise<void> {
     // Not awaited: with the bus down, start anyway; the subscription completes when it is back.
     this.bus.subscribe(Channels.sessionsRevoked, (payload) => { this.remember(payload.split(','), false) })
       .catch((err: unknown) => { this.log.warn({ err }, 'subscribing to session revocations failed') })
-    const since = Date.now() - this.accessTtlMs
-    for (const id of await this.store.revokedSessions(since)) this.revoked.set(id, Date.now())
+    this.checkedAt = Date.now()
+    for (const id of await this.store.revokedSessions(this.checkedAt - this.accessTtlMs)) this.revoked.set(id, Date.now())
+    this.timer = setInterval(() => { void this.check() }, this.checkMs)
+    this.timer.unref()
+  }
+
+  /**
+   * Called with sessions that ended elsewhere and that this instance learned from the store,
+   * not from the bus (whose kicks close the sessions' sockets themselves).
+   */
+  onMissed (listener: (sessionIds: string[]) => void): void {
+    this.missedListeners.add(listener)
+  }
+
+  /** Learns the revocations made on any instance since the last check. Never rejects. */
+  async check (): Promise<void> {
+    const started = Date.now()
+    let ids: string[]
+    try {
+      ids = await this.store.revokedSessions(this.checkedAt - CLOCK_MARGIN_MS)
+    } catch (err) {
+      this.log.warn({ err }, 'checking session revocations failed')
+      return
+    }
+    this.checkedAt = started
+    const missed = ids.filter((id) => !this.revoked.has(id))
+    if (missed.length === 0) return
+    this.remember(missed, false)
+    for (const listener of this.missedListeners) listener(missed)
+  }
+
+  close (): void {
+    clearInterval(this.timer)
   }
 
   isRevoked (sessionId: string): boolean {

@@ -32,8 +32,10 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
       : 'no DUOLOG_JWT_SECRET set: using the JWT secret saved in the data directory')
   }
 
-  const sessions = new Sessions(fastify.store, fastify.bus, fastify.log, config.accessTokenTtlSeconds * 1000, config.refreshTokenTtlSeconds * 1000)
+  const sessions = new Sessions(fastify.store, fastify.bus, fastify.log, config.accessTokenTtlSeconds * 1000,
+    config.refreshTokenTtlSeconds * 1000, config.limits.revocationCheckMs)
   await sessions.load()
+  fastify.addHook('onClose', async () => { sessions.close() })
   const tokens = createTokens({
     secret,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,

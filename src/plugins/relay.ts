@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { Disconnect } from '../relay/disconnect.js'
 import { createRelayServices, type RelayServices } from '../relay/services.js'
 
 declare module 'fastify' {
@@ -14,6 +15,8 @@ async function relayPlugin (fastify: FastifyInstance): Promise<void> {
   const { config, store, bus, presenceStore, tokens, log } = fastify
   const relay = createRelayServices({ config, store, bus, presenceStore, tokens, log })
   fastify.decorate('relay', relay)
+  // A session ended on another instance while the bus could not say so: close its sockets here.
+  fastify.sessions.onMissed((sessionIds) => { relay.hub.closeSessions(sessionIds, Disconnect.sessionEnded) })
   // preClose: before the WebSocket server closes the sockets, stop heartbeats and leases.
   fastify.addHook('preClose', async () => { relay.close() })
 }

@@ -37,6 +37,8 @@ export const Disconnect = {
   sessionsRevoked: disconnect(4504, 'sessions_revoked'),
   /** The session was ended because one of its refresh tokens was used twice. */
   sessionRevoked: disconnect(4505, 'session_revoked'),
+  /** The session ended on another server (logout or revocation) and this one learned it from the store. */
+  sessionEnded: disconnect(4506, 'session_ended'),
   /** The user already holds DUOLOG_MAX_CONNECTIONS_PER_USER connections on this instance: close one first. */
   tooManyConnections: disconnect(4508, 'too_many_connections')
 } as const

@@ -80,6 +80,14 @@ export class Hub {
     void this.bus.publish(Channels.user(userId), encodeKick(disconnect, ''))
   }
 
+  /** Closes this instance's connections of these login sessions. */
+  closeSessions (sessionIds: readonly string[], disconnect: Disconnect): void {
+    const ended = new Set(sessionIds)
+    for (const connection of this.registry.all()) {
+      if (connection.sessionId !== null && ended.has(connection.sessionId)) connection.close(disconnect)
+    }
+  }
+
   /** Closes every connection of this instance (shutdown: clients reconnect elsewhere). */
   closeAll (disconnect: Disconnect): void {
     for (const connection of this.registry.all()) connection.close(disconnect)
