@@ -221,6 +221,7 @@ const duologEnv = {
   DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
   DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
   DUOLOG_AUTH_RATE_LIMIT: '1000000',
+  DUOLOG_SERVICE_RATE_LIMIT: '1000000',
   // Every client sends as fast as it is acknowledged: above any one user's default rate.
   DUOLOG_SEND_RATE: '1000000',
   DUOLOG_SEND_BURST: '1000000'

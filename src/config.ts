@@ -44,6 +44,8 @@ export interface Config {
   presenceLeaseMs: number
   /** Requests per minute per client address on login, token and sign-up routes. */
   authRateLimit: number
+  /** Requests per minute per service client on the routes DUOLOG_AUTH_RATE_LIMIT guards (sign-up with a service token). */
+  serviceRateLimit: number
   sqliteSynchronous: SqliteSynchronous
   limits: {
     maxContentLength: number
@@ -179,6 +181,7 @@ export function loadConfig (env: Env = process.env): Config {
     presenceGraceMs: integer(env, 'DUOLOG_PRESENCE_GRACE_MS', 5_000, 0, 600_000),
     presenceLeaseMs: integer(env, 'DUOLOG_PRESENCE_LEASE_MS', 15_000, 300, 600_000),
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
+    serviceRateLimit: integer(env, 'DUOLOG_SERVICE_RATE_LIMIT', 6000, 1, 10_000_000),
     sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
     limits: {
       maxContentLength: integer(env, 'DUOLOG_MAX_CONTENT_LENGTH', 4000, 1, 1_000_000),

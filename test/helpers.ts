@@ -30,6 +30,7 @@ export function testEnv (overrides: Env = {}): Env {
     DUOLOG_JWT_SECRET: JWT_SECRET,
     DUOLOG_SERVICE_CLIENTS: `${SERVICE_ID}:${SERVICE_SECRET}`,
     DUOLOG_AUTH_RATE_LIMIT: '100000',
+    DUOLOG_SERVICE_RATE_LIMIT: '100000',
     // Suites send fast; test/relay/limits.test.ts sets the limits it tests.
     DUOLOG_SEND_RATE: '1000000',
     DUOLOG_SEND_BURST: '1000000',

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { LoginSchema, RefreshSchema, ServiceTokenRequestSchema, SessionTokenSchema, TokenSchema } from '../schemas/auth.js'
 import { ErrorSchema, authErrors } from '../schemas/common.js'
-import { Errors } from '../errors.js'
+import { Errors, rateLimited } from '../errors.js'
+import { LoginThrottle } from '../auth/login-throttle.js'
 import { hashPassword, verifyPassword } from '../auth/passwords.js'
 import { Disconnect } from '../relay/disconnect.js'
 import { principalOf, requireUser } from './guards.js'
@@ -13,6 +14,8 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   // An unknown id (or a password-less user) is checked against this hash, so that every
   // failed login does the same work and takes the same time: no user enumeration.
   const decoyHash = await hashPassword('decoy password that matches nothing')
+  // Guessing one account's password from many addresses: each address's limit is not enough.
+  const logins = new LoginThrottle()
 
   fastify.post('/v1/auth/login', {
     config: { rateLimit },
@@ -24,9 +27,17 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { id, password } = request.body
+    // Waiting or not, the answer is the same for an id that does not exist.
+    const wait = logins.waitMs(id)
+    if (wait > 0) throw rateLimited(wait)
     const user = await store.getUser(id)
     const ok = await verifyPassword(password, user?.passwordHash ?? decoyHash)
-    if (!ok || user === undefined || user.passwordHash === null) throw new Errors.InvalidCredentials()
+    if (!ok || user === undefined || user.passwordHash === null) {
+      logins.failed(id)
+      request.log.info({ account: id }, 'login failed')
+      throw new Errors.InvalidCredentials()
+    }
+    logins.succeeded(id)
     const session = await sessions.start(user.id, true)
     return { ...tokens.issueUser(user.id, session.sessionId), refreshToken: session.refreshToken as string, refreshExpiresIn: config.refreshTokenTtlSeconds }
   })

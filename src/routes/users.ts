@@ -5,14 +5,36 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword } from '../auth/passwords.js'
 import { requireService } from './guards.js'
+import type { FastifyRequest } from 'fastify'
+import { bearerToken, type Principal } from '../auth/tokens.js'
 import { Disconnect } from '../relay/disconnect.js'
 import { Type } from '@sinclair/typebox'
 
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, tokens, sessions, relay } = fastify
+  /** The caller of a request whose token is valid; undefined otherwise (the route answers that). */
+  const callerOf = (request: FastifyRequest): Principal | undefined => {
+    try {
+      const token = bearerToken(request.headers.authorization)
+      return token === undefined ? undefined : tokens.verify(token)
+    } catch {
+      return undefined
+    }
+  }
 
   fastify.post('/v1/users', {
-    config: { rateLimit: { max: config.authRateLimit, timeWindow: 60_000 } },
+    // Anonymous sign-ups are limited per address; a backend creating users with its service
+    // token has a limit of its own (DUOLOG_SERVICE_RATE_LIMIT), not the anonymous one.
+    config: {
+      rateLimit: {
+        timeWindow: 60_000,
+        keyGenerator: (request: FastifyRequest) => {
+          const caller = callerOf(request)
+          return caller?.kind === 'service' ? `service:${caller.id}` : request.ip
+        },
+        max: (_request: FastifyRequest, key: string) => key.startsWith('service:') ? config.serviceRateLimit : config.authRateLimit
+      }
+    },
     schema: {
       tags: ['identity'],
       summary: 'Create a user',

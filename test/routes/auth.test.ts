@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import WebSocket from 'ws'
-import { Client, JWT_SECRET, SERVICE_ID, SERVICE_SECRET, api, serviceToken, startServer, users } from '../helpers.js'
+import { Client, JWT_SECRET, SERVICE_ID, SERVICE_SECRET, api, serviceToken, sleep, startServer, users } from '../helpers.js'
 
 function b64 (value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -172,4 +172,36 @@ t.test('sign-up, login and service tokens are rate limited per client address', 
   t.match(limited.body, { error: { code: 'rate_limited' } })
   t.ok(Number(limited.headers.get('retry-after')) > 0, 'with Retry-After')
   t.match(await api(server, 'GET', '/healthz'), { status: 200 }, 'other routes are not limited')
+})
+
+t.test('a service creating users is not held to the anonymous sign-up limit; anonymous sign-ups still are', async (t) => {
+  const server = await startServer(t, { DUOLOG_AUTH_RATE_LIMIT: '3', DUOLOG_SERVICE_RATE_LIMIT: '100' })
+  const service = await serviceToken(server)
+  const created: number[] = []
+  for (let i = 0; i < 40; i++) created.push((await api(server, 'POST', '/v1/users', { token: service, body: { id: `user${i}` } })).status)
+  t.same([...new Set(created)], [201], '40 users in a minute with a limit of 3 for anonymous callers')
+  const anonymous: number[] = []
+  for (let i = 0; i < 4; i++) anonymous.push((await api(server, 'POST', '/v1/users', { body: { id: `anon${i}`, password: 'a long enough password' } })).status)
+  t.same(anonymous, [201, 201, 201, 429])
+  const withBadToken = await api(server, 'POST', '/v1/users', { token: 'not-a-token', body: { id: 'x1', password: 'a long enough password' } })
+  t.equal(withBadToken.status, 429, 'a token that does not verify counts as anonymous')
+})
+
+t.test('guessing one account\'s password: after 5 failures every try waits, doubling, whatever the password and whether or not the account exists', async (t) => {
+  const server = await startServer(t)
+  const service = await serviceToken(server)
+  t.equal((await api(server, 'POST', '/v1/users', { token: service, body: { id: 'alice', password: 'the right password' } })).status, 201)
+  const guesses = async (id: string): Promise<number[]> => {
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await api(server, 'POST', '/v1/auth/login', { body: { id, password: `guess ${i}` } })).status)
+    return statuses
+  }
+  t.same(await guesses('alice'), [401, 401, 401, 401, 401, 429, 429])
+  const locked = await api(server, 'POST', '/v1/auth/login', { body: { id: 'ALICE', password: 'the right password' } })
+  t.match(locked, { status: 429, body: { error: { code: 'rate_limited' } } }, 'the right password waits too, and the id\'s case does not matter')
+  t.equal(locked.headers.get('retry-after'), '1')
+  t.same(await guesses('nobody'), [401, 401, 401, 401, 401, 429, 429], 'an id that does not exist answers the same: nothing is told about accounts')
+  await sleep(1100)
+  t.match(await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'the right password' } }), { status: 200 }, 'after the wait, the right password logs in')
+  t.match(await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'wrong' } }), { status: 401 }, 'and a success starts the count again')
 })
