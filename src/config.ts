@@ -149,7 +149,39 @@ function schemaName (raw: string | undefined): string {
 }
 
 /** Reads and validates the environment. Throws ConfigError with one line on the first bad value. */
+/** DUOLOG_* variables that belong to the test suite, not to the server. */
+const NOT_THE_SERVERS = /^DUOLOG_(TEST_|REQUIRE_SERVICES$)/
+
+/**
+ * Reads the configuration from the environment; a bad value, or a DUOLOG_* variable that
+ * names no setting (a typo that would otherwise be ignored), throws a one-line ConfigError.
+ */
 export function loadConfig (env: Env = process.env): Config {
+  // The settings are the variables the reading below asks for: recorded as it asks.
+  const read = new Set<string>()
+  const config = readConfig(new Proxy(env, { get: (target, name) => { if (typeof name === 'string') read.add(name); return target[name as string] } }))
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('DUOLOG_') || read.has(name) || NOT_THE_SERVERS.test(name)) continue
+    const closest = [...read].filter((known) => known.startsWith('DUOLOG_')).sort((x, y) => distance(name, x) - distance(name, y))[0]
+    throw new ConfigError(`${name} is not a duolog setting${closest === undefined ? '' : ` (did you mean ${closest}?)`}`)
+  }
+  return config
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two names. */
+function distance (a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next.push(Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    }
+    row = next
+  }
+  return row[b.length] as number
+}
+
+function readConfig (env: Env): Config {
   const production = env.NODE_ENV === 'production'
   const jwtSecret = env.DUOLOG_JWT_SECRET === '' ? undefined : env.DUOLOG_JWT_SECRET
   if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH) {

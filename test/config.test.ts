@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { exitOf, spawnServer } from './process.js'
 import { tempDir } from './helpers.js'
@@ -53,4 +54,13 @@ t.test('the process exits non-zero with one line on a bad value', async (t) => {
   const { code, stderr } = await exitOf(child)
   t.equal(code, 1)
   t.equal(stderr, 'duolog: PORT must be a whole number, got "eighty"\n')
+})
+
+t.test('a DUOLOG_* variable that names no setting is an error that names the closest one', async (t) => {
+  t.throws(() => loadConfig({ DUOLOG_SINGUP: 'service' }), { name: 'ConfigError', message: 'DUOLOG_SINGUP is not a duolog setting (did you mean DUOLOG_SIGNUP?)' },
+    'a typo no longer leaves sign-up open in silence')
+  t.throws(() => loadConfig({ DUOLOG_SEND_RATES: '5' }), { message: /did you mean DUOLOG_SEND_RATE\?/ })
+  t.doesNotThrow(() => loadConfig({ DUOLOG_TEST_REDIS_URL: 'redis://x', DUOLOG_REQUIRE_SERVICES: '1', OTHER_THING: 'x' }), 'the test suite\'s variables and others\' are left alone')
+  const documented = [...new Set(readFileSync(new URL('../README.md', import.meta.url), 'utf8').match(/DUOLOG_[A-Z0-9_]+/g))]
+  for (const name of documented) t.doesNotThrow(() => loadConfig({ [name]: '' }), `${name} (in README) is a setting`)
 })
