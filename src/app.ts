@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { redactCredentials } from './auth/tokens.js'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
@@ -27,6 +29,7 @@ export interface AppOptions {
 /** The whole application as a plugin. It never listens: src/server.ts does that. */
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler)
+  fastify.addHook('onRequest', async (request, reply) => { void reply.header('x-request-id', request.id) })
   // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
@@ -66,10 +69,22 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 const duolog = fp(app, { name: 'duolog' })
 export default duolog
 
-/** A Fastify instance with the app registered, not listening. */
+/** Request ids taken from `x-request-id` when they are safe to log; otherwise made here, unique across instances. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** A request as Fastify logs it, without what a client put in the URL that looks like a credential. */
+function requestForLog (request: FastifyRequest): { method: string, url: string, host: string, remoteAddress: string } {
+  return { method: request.method, url: redactCredentials(request.url), host: request.host, remoteAddress: request.ip }
+}
+
+/** A Fastify instance with the app registered, not listening. `logger`: pino options, or false. */
 export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): Promise<FastifyInstance> {
   const fastify = Fastify({
-    logger,
+    logger: typeof logger === 'object' ? { ...logger, serializers: { req: requestForLog } } : logger,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
     bodyLimit: config.limits.maxFrameBytes,
     trustProxy: config.trustProxy,
     // Graceful close: stop accepting, let in-flight requests finish.

@@ -100,6 +100,17 @@ export function createTokens (options: TokensOptions): Tokens {
   }
 }
 
+// Query parameters that look like a credential, whatever the route: refused, and never logged.
+const CREDENTIAL_NAMES = '(?:access_?token|token|jwt|bearer|auth|authorization|api_?key)'
+const CREDENTIAL_PARAM = new RegExp(`[?&]${CREDENTIAL_NAMES}=`, 'i')
+const CREDENTIAL_VALUE = new RegExp(`([?&]${CREDENTIAL_NAMES}=)[^&#]*`, 'gi')
+
+/** Whether a URL carries something that looks like a credential in its query. */
+export const credentialInUrl = (url: string): boolean => CREDENTIAL_PARAM.test(url)
+
+/** The URL with the values of credential-looking parameters replaced, for logs. */
+export const redactCredentials = (url: string): string => url.replace(CREDENTIAL_VALUE, '$1[redacted]')
+
 /** The bearer token of an Authorization header, or undefined when there is none. */
 export function bearerToken (header: string | undefined): string | undefined {
   if (header === undefined) return undefined

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { loadOrCreateSecret } from '../auth/secret.js'
 import { Sessions } from '../auth/sessions.js'
-import { bearerToken, createTokens, type Principal, type Tokens } from '../auth/tokens.js'
+import { bearerToken, createTokens, credentialInUrl, type Principal, type Tokens } from '../auth/tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,9 +16,6 @@ declare module 'fastify' {
     principal: Principal | null
   }
 }
-
-/** Query parameters that look like a credential, whatever the route. */
-const TOKEN_IN_URL = /[?&](access_?token|token|jwt|bearer|auth|authorization|api_?key)=/i
 
 /** Login sessions and tokens (src/auth), and the hooks that authenticate requests with them. */
 async function authPlugin (fastify: FastifyInstance): Promise<void> {
@@ -55,7 +52,7 @@ async function authPlugin (fastify: FastifyInstance): Promise<void> {
 
   // Tokens in URLs end up in access logs and browser history: refuse them everywhere.
   fastify.addHook('onRequest', async (request) => {
-    if (TOKEN_IN_URL.test(request.url)) throw new Errors.TokenInUrl()
+    if (credentialInUrl(request.url)) throw new Errors.TokenInUrl()
   })
 }
 

@@ -79,12 +79,16 @@ export class SocketHandler implements TransportEvents {
     if (this.connection !== null) this.deps.heartbeats.heard(this.connection)
   }
 
-  closed (): void {
+  closed (code: number): void {
     clearTimeout(this.authTimer)
     clearTimeout(this.expiryTimer)
     this.typing?.stopAll()
     const { connection } = this
-    if (connection === null) return
+    if (connection === null) {
+      this.deps.log.info({ code }, 'websocket closed before authentication')
+      return
+    }
+    this.deps.log.info({ userId: connection.userId, connectionId: connection.id, code }, 'websocket closed')
     this.deps.hub.unregister(connection)
     this.deps.presence.disconnected(connection.userId, connection)
   }
@@ -94,21 +98,26 @@ export class SocketHandler implements TransportEvents {
     this.authTimer = undefined
     const parsed = parseClientFrame(text)
     if (!parsed.ok || parsed.frame.type !== 'auth') {
-      this.transport.close(Disconnect.authExpected)
+      this.refuse(Disconnect.authExpected)
       return
     }
     let principal: Principal
     try {
       principal = this.deps.tokens.verify(parsed.frame.token)
     } catch {
-      this.transport.close(Disconnect.authFailed)
+      this.refuse(Disconnect.authFailed)
       return
     }
     if (principal.kind !== 'user') {
-      this.transport.close(Disconnect.userTokenRequired)
+      this.refuse(Disconnect.userTokenRequired)
       return
     }
     void this.begin(principal, parsed.frame.after)
+  }
+
+  private refuse (disconnect: Disconnect): void {
+    this.deps.log.info({ code: disconnect.code, reason: disconnect.reason }, 'websocket authentication refused')
+    this.transport.close(disconnect)
   }
 
   /**
@@ -119,6 +128,7 @@ export class SocketHandler implements TransportEvents {
   private async begin (principal: Principal, after: number | undefined): Promise<void> {
     const { deps } = this
     if (deps.hub.count(principal.id) >= deps.settings.maxConnectionsPerUser) {
+      deps.log.info({ userId: principal.id }, 'websocket refused: too many connections')
       this.transport.close(Disconnect.tooManyConnections)
       return
     }
@@ -136,6 +146,7 @@ export class SocketHandler implements TransportEvents {
       deps.presence.connected(principal.id)
       await registered
       const state = await deps.stream.streamState(principal.id)
+      deps.log.info({ userId: principal.id, connectionId: connection.id, sessionId: principal.sessionId }, 'websocket authenticated')
       connection.send(JSON.stringify({ type: 'ready', userId: principal.id, connectionId: connection.id, lastSeq: state.lastSeq, ackedSeq: state.ackedSeq }))
       if (after === undefined) await connection.start(state.lastSeq)
       else await this.sync(connection, { type: 'sync', after }, state.lastSeq)

@@ -21,5 +21,6 @@ export interface Transport {
 export interface TransportEvents {
   receive (text: string): void
   pong (): void
-  closed (): void
+  /** The socket closed, with this close code (1006 when the network dropped it). */
+  closed (code: number): void
 }

@@ -39,5 +39,5 @@ export function attachWebSocket (socket: WebSocket, open: (transport: Transport)
   const events = open(new WsTransport(socket))
   socket.on('message', (data) => { events.receive(data.toString()) })
   socket.on('pong', () => { events.pong() })
-  socket.on('close', () => { events.closed() })
+  socket.on('close', (code) => { events.closed(code) })
 }

@@ -28,7 +28,7 @@ async function relay (t: Test, env: Record<string, string> = {}): Promise<Relay>
   const accept = services.accept
   services.accept = (...args) => { const events = accept(...args); sockets.push(events); return events }
   t.teardown(async () => {
-    for (const events of sockets) events.closed()
+    for (const events of sockets) events.closed(1000)
     services.close()
     await store.close()
   })
@@ -80,7 +80,7 @@ t.test('authentication failures close with their disconnect values', async (t) =
     if (first !== undefined) events.receive(first)
     await eventually(() => !transport.open)
     t.same(transport.closedWith, expected, name)
-    events.closed()
+    events.closed(1000)
   }
 })
 
@@ -119,7 +119,7 @@ t.test('closing the socket unregisters the connection and ends its typing indica
   alice.events.receive(JSON.stringify({ type: 'typing', to: 'bob', state: 'start' }))
   await eventually(() => ofType(bob.transport, 'typing').length === 1)
   alice.transport.open = false
-  alice.events.closed()
+  alice.events.closed(1000)
   await sleep(10)
   t.same(ofType(bob.transport, 'typing').map((f) => f.state), ['start', 'stop'])
   t.equal(r.services.hub.registry.count('alice'), 0)
