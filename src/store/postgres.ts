@@ -132,7 +132,7 @@ export class PostgresStore implements Store {
   }
 
   async createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean> {
-    const result = await this.query('INSERT INTO users (id, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    const result = await this.query('INSERT INTO users (id, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
       [user.id, user.displayName, user.passwordHash, user.createdAt])
     return result.rowCount === 1
   }

@@ -109,7 +109,7 @@ export class SqliteStore implements Store {
 
     const db = this.db
     this.stmts = {
-      insertUser: db.prepare('INSERT INTO users (id, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      insertUser: db.prepare('INSERT INTO users (id, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       getUser: db.prepare('SELECT id, display_name AS displayName, password_hash AS passwordHash, created_at AS createdAt, last_seen AS lastSeen FROM users WHERE id = ?'),
       userExists: db.prepare('SELECT 1 FROM users WHERE id = ?').pluck(),
       setLastSeen: db.prepare('UPDATE users SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?'),

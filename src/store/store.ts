@@ -99,7 +99,7 @@ export type RefreshOutcome =
  */
 export interface Store {
   readonly kind: string
-  /** false when the id is taken. */
+  /** false when the id is taken, in any case ("Alice" beside "alice"); lookups stay exact. */
   createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>
   getUser (id: string): Promise<UserRecord | undefined>
   /** The lastSeen of each id that exists, in the order of ids (unknown ids are absent). */

@@ -19,6 +19,8 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
   t.test('users', async (t) => {
     const store = await withUsers(t, 'alice', 'bob')
     t.equal(await store.createUser({ id: 'alice', displayName: 'again', passwordHash: 'h', createdAt: 1 }), false, 'an id is taken once')
+    t.equal(await store.createUser({ id: 'ALICE', displayName: 'again', passwordHash: 'h', createdAt: 1 }), false, 'in any case')
+    t.equal(await store.getUser('ALICE'), undefined, 'ids are looked up exactly')
     t.match(await store.getUser('alice'), { id: 'alice', displayName: 'alice', passwordHash: null, lastSeen: null })
     t.equal(await store.getUser('nobody'), undefined)
     await store.setLastSeen('alice', 1234)

@@ -62,5 +62,9 @@ export const postgresMigrations: readonly string[] = [
     expires_at BIGINT NOT NULL,
     used_at BIGINT
   );
+  `,
+  `
+  -- One user per id whatever its case: "Alice" cannot sign up beside "alice" (ids are ASCII).
+  CREATE UNIQUE INDEX users_id_lower ON users (lower(id));
   `
 ]

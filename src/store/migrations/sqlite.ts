@@ -86,5 +86,9 @@ export const sqliteMigrations: readonly string[] = [
     PRIMARY KEY (user_id, peer)
   ) WITHOUT ROWID;
   CREATE INDEX conversations_recent ON conversations (user_id, last_message_id);
+  `,
+  `
+  -- One user per id whatever its case: "Alice" cannot sign up beside "alice" (ids are ASCII).
+  CREATE UNIQUE INDEX users_id_nocase ON users (id COLLATE NOCASE);
   `
 ]
