@@ -22,6 +22,20 @@ import conversationRoutes from './routes/conversations.js'
 import presenceRoutes from './routes/presence.js'
 import wsRoutes from './routes/ws.js'
 
+/** Where the server is in its life: a load balancer reads it from /readyz. */
+export interface Lifecycle {
+  /** Shutting down, still serving: /readyz says 503 so that new traffic goes elsewhere. */
+  draining: boolean
+  /** Closing: every new request is answered 503 shutting_down. */
+  closing: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle
+  }
+}
+
 export interface AppOptions {
   config: Config
 }
@@ -30,6 +44,14 @@ export interface AppOptions {
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.addHook('onRequest', async (request, reply) => { void reply.header('x-request-id', request.id) })
+  fastify.decorate('lifecycle', { draining: false, closing: false })
+  fastify.addHook('preClose', async () => { fastify.lifecycle.closing = true })
+  // A request that reaches a closing server (on a kept-alive connection) gets a body with a code, and the hint to reconnect.
+  fastify.addHook('onRequest', async (_request, reply) => {
+    if (!fastify.lifecycle.closing) return
+    void reply.header('connection', 'close')
+    throw new Errors.ShuttingDown()
+  })
   // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
@@ -87,8 +109,9 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     },
     bodyLimit: config.limits.maxFrameBytes,
     trustProxy: config.trustProxy,
-    // Graceful close: stop accepting, let in-flight requests finish.
-    return503OnClosing: true,
+    // Graceful close: stop accepting, let in-flight requests finish; requests that still
+    // arrive are answered by the app's own hook (503 shutting_down, with a code).
+    return503OnClosing: false,
     forceCloseConnections: 'idle'
   })
   await fastify.register(duolog, { config })

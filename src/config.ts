@@ -47,6 +47,8 @@ export interface Config {
   /** Requests per minute per service client on the routes DUOLOG_AUTH_RATE_LIMIT guards (sign-up with a service token). */
   serviceRateLimit: number
   sqliteSynchronous: SqliteSynchronous
+  /** On SIGTERM, how long /readyz answers 503 while everything else is still served, before closing. */
+  drainMs: number
   limits: {
     maxContentLength: number
     maxFrameBytes: number
@@ -215,6 +217,7 @@ function readConfig (env: Env): Config {
     authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
     serviceRateLimit: integer(env, 'DUOLOG_SERVICE_RATE_LIMIT', 6000, 1, 10_000_000),
     sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
+    drainMs: integer(env, 'DUOLOG_DRAIN_MS', 3_000, 0, 60_000),
     limits: {
       maxContentLength: integer(env, 'DUOLOG_MAX_CONTENT_LENGTH', 4000, 1, 1_000_000),
       maxFrameBytes: integer(env, 'DUOLOG_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),

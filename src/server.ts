@@ -22,9 +22,18 @@ try {
   process.exit(1)
 }
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'closing after an error')
-  else app.log.info({ signal }, 'closing')
+// The drain window comes out of the grace period: the close itself keeps at least 10 s.
+closeWithGrace({ delay: config.drainMs + 10_000 }, async ({ signal, err }) => {
+  if (err !== undefined) {
+    app.log.error({ err }, 'closing after an error')
+  } else if (signal !== 'SIGTERM') {
+    // Ctrl-C at a terminal: nobody to drain for.
+    app.log.info({ signal }, 'closing')
+  } else {
+    app.log.info({ signal, drainMs: config.drainMs }, 'draining: /readyz answers 503, then closing')
+    app.lifecycle.draining = true
+    await new Promise((resolve) => setTimeout(resolve, config.drainMs))
+  }
   await app.close()
 })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Client, JWT_SECRET, api, tempDir, users } from './helpers.js'
+import { Client, JWT_SECRET, api, sleep, tempDir, users } from './helpers.js'
 import { exitOf, listening, spawnServer } from './process.js'
 
 const env = (dataDir: string): Record<string, string> => ({
@@ -9,7 +9,8 @@ const env = (dataDir: string): Record<string, string> => ({
   DUOLOG_SERVICE_CLIENTS: 'backend:backend-secret-0123456789',
   DUOLOG_AUTH_RATE_LIMIT: '100000',
   DUOLOG_SEND_RATE: '1000000',
-  DUOLOG_SEND_BURST: '1000000'
+  DUOLOG_SEND_BURST: '1000000',
+  DUOLOG_DRAIN_MS: '0'
 })
 
 t.test('kill -9 right after `sent`: nothing acknowledged is lost (SQLite file on disk)', async (t) => {
@@ -75,4 +76,24 @@ t.test('a graceful restart closes sockets with 4000 and keeps the JWT secret it 
   t.teardown(() => second.kill('SIGKILL'))
   const url2 = await listening(second)
   t.match(await api(url2, 'GET', '/v1/sync', { token: alice }), { status: 200 }, 'a token from before the restart still works')
+})
+
+t.test('SIGTERM drains first: /readyz answers 503 shutting_down while sends and sockets still work, then the server closes', async (t) => {
+  const server = spawnServer({ ...env(tempDir()), DUOLOG_DRAIN_MS: '1500' })
+  const exited = exitOf(server)
+  t.teardown(() => server.kill('SIGKILL'))
+  const url = await listening(server)
+  const [alice, bob] = await users(url, 'alice', 'bob')
+  const b = await Client.connect(url.replace('http:', 'ws:') + '/v1/ws', bob)
+  t.match(await api(url, 'GET', '/readyz'), { status: 200 })
+  const signalled = Date.now()
+  server.kill('SIGTERM')
+  await sleep(200)
+  t.match(await api(url, 'GET', '/readyz'), { status: 503, body: { error: { code: 'shutting_down' } } }, 'the load balancer is told')
+  t.match(await api(url, 'GET', '/healthz'), { status: 200 }, 'the process is alive')
+  t.match(await api(url, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'during the drain' } }), { status: 201 }, 'traffic still served')
+  t.match(await b.next('message'), { content: 'during the drain' }, 'sockets still live')
+  t.same(await b.closed, { code: 4000, reason: 'server_shutdown' }, 'then closed: reconnect elsewhere')
+  t.ok(Date.now() - signalled >= 1400, 'after the drain window')
+  t.equal((await exited).code, 0)
 })

@@ -11,8 +11,14 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async () => ({ status: 'ok' }))
 
   fastify.get('/readyz', {
-    schema: { tags: ['health'], summary: 'The message store answers', response: { 200: StatusSchema, 503: ErrorSchema } }
+    schema: {
+      tags: ['health'],
+      summary: 'The message store answers, and the server is not shutting down',
+      description: 'On SIGTERM it answers 503 `shutting_down` for DUOLOG_DRAIN_MS while everything else is still served, so that a load balancer moves traffic away before the server closes.',
+      response: { 200: StatusSchema, 503: ErrorSchema }
+    }
   }, async (request) => {
+    if (fastify.lifecycle.draining || fastify.lifecycle.closing) throw new Errors.ShuttingDown()
     try {
       await fastify.store.ping()
       return { status: 'ready' }
