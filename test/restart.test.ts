@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Client, JWT_SECRET, api, sleep, tempDir, users } from './helpers.js'
+import { Client, JWT_SECRET, api, sleep, startServer, tempDir, users } from './helpers.js'
 import { exitOf, listening, spawnServer } from './process.js'
 
 const env = (dataDir: string): Record<string, string> => ({
@@ -96,4 +96,20 @@ t.test('SIGTERM drains first: /readyz answers 503 shutting_down while sends and 
   t.same(await b.closed, { code: 4000, reason: 'server_shutdown' }, 'then closed: reconnect elsewhere')
   t.ok(Date.now() - signalled >= 1400, 'after the drain window')
   t.equal((await exited).code, 0)
+})
+
+t.test('a request that reaches a closing server gets 503 shutting_down with a code, and is told to reconnect', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice')
+  const c = await Client.connect(server, alice)
+  // The client stops reading: its close handshake hangs, and the server is closing but still listening.
+  const socket = (c.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  socket.pause()
+  const closing = server.app.close()
+  await sleep(100)
+  const res = await api(server, 'GET', '/healthz')
+  t.match(res, { status: 503, body: { error: { code: 'shutting_down' } } })
+  t.equal(res.headers.get('connection'), 'close')
+  socket.resume()
+  await closing
 })
