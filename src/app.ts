@@ -94,6 +94,10 @@ export default duolog
 /** Request ids taken from `x-request-id` when they are safe to log; otherwise made here, unique across instances. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+function trustHops (count: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < count
+}
+
 /** A request as Fastify logs it, without what a client put in the URL that looks like a credential. */
 function requestForLog (request: FastifyRequest): { method: string, url: string, host: string, remoteAddress: string } {
   return { method: request.method, url: redactCredentials(request.url), host: request.host, remoteAddress: request.ip }
@@ -108,7 +112,8 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     bodyLimit: config.limits.maxFrameBytes,
-    trustProxy: config.trustProxy,
+    // A number of proxies means: believe that many hops from the socket (proxy-addr's rule).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Graceful close: stop accepting, let in-flight requests finish; requests that still
     // arrive are answered by the app's own hook (503 shutting_down, with a code).
     return503OnClosing: false,

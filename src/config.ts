@@ -12,8 +12,11 @@ export type SqliteSynchronous = 'normal' | 'full'
 export interface Config {
   port: number
   host: string
-  /** Trust X-Forwarded-For (behind a load balancer) for client addresses. */
-  trustProxy: boolean
+  /**
+   * Whose X-Forwarded-For to believe for client addresses: nobody (false), the number of
+   * proxies in front (their last hops), or the proxies' addresses and ranges. Never everyone.
+   */
+  trustProxy: false | number | string[]
   production: boolean
   logLevel: string
   dataDir: string
@@ -126,6 +129,21 @@ function serviceClients (raw: string | undefined, production: boolean): Map<stri
   return clients
 }
 
+const ADDRESS_OR_RANGE = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/
+
+function trustProxy (raw: string | undefined): false | number | string[] {
+  const value = raw?.trim() ?? ''
+  if (value === '' || value === 'false' || value === '0') return false
+  if (/^\d+$/.test(value)) return Number(value)
+  if (value === 'true') {
+    throw new ConfigError('DUOLOG_TRUST_PROXY=true would believe any client\'s X-Forwarded-For: give the number of proxies in front (e.g. 1) or their addresses')
+  }
+  const addresses = value.split(',').map((a) => a.trim())
+  const bad = addresses.find((a) => !ADDRESS_OR_RANGE.test(a))
+  if (bad !== undefined) throw new ConfigError(`DUOLOG_TRUST_PROXY must be false, a number of proxies, or addresses and ranges (10.0.0.0/8,...), got "${bad}"`)
+  return addresses
+}
+
 /** An absolute path, or ':memory:' (SQLite in memory: nothing kept, for tools and tests). */
 function dataDir (raw: string | undefined): string {
   if (raw === ':memory:') return raw
@@ -196,7 +214,7 @@ function readConfig (env: Env): Config {
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
-    trustProxy: flag(env, 'DUOLOG_TRUST_PROXY', false),
+    trustProxy: trustProxy(env.DUOLOG_TRUST_PROXY),
     production,
     logLevel,
     dataDir: dataDir(env.DUOLOG_DATA_DIR),

@@ -18,12 +18,12 @@ t.test('values are parsed', async (t) => {
     HOST: '0.0.0.0',
     DUOLOG_SERVICE_CLIENTS: 'billing:0123456789abcdef, crm:fedcba9876543210',
     DUOLOG_SIGNUP: 'service',
-    DUOLOG_TRUST_PROXY: 'true',
+    DUOLOG_TRUST_PROXY: '1',
     DUOLOG_SQLITE_SYNCHRONOUS: 'full',
     DUOLOG_ACCESS_TOKEN_TTL: '60',
     DUOLOG_PRESENCE_LEASE_MS: '3000'
   })
-  t.match(config, { port: 8080, host: '0.0.0.0', signup: 'service', trustProxy: true, sqliteSynchronous: 'full', accessTokenTtlSeconds: 60, presenceLeaseMs: 3000 })
+  t.match(config, { port: 8080, host: '0.0.0.0', signup: 'service', trustProxy: 1, sqliteSynchronous: 'full', accessTokenTtlSeconds: 60, presenceLeaseMs: 3000 })
   t.same([...config.serviceClients], [['billing', '0123456789abcdef'], ['crm', 'fedcba9876543210']])
 })
 
@@ -38,7 +38,8 @@ t.test('bad values are refused with one clear line', async (t) => {
     [{ DUOLOG_SERVICE_CLIENTS: 'nocolon' }, /DUOLOG_SERVICE_CLIENTS must be/],
     [{ DUOLOG_SERVICE_CLIENTS: 'a:x,a:y' }, /lists "a" twice/],
     [{ NODE_ENV: 'production', DUOLOG_JWT_SECRET: 'x'.repeat(40), DUOLOG_SERVICE_CLIENTS: 'a:short' }, /at least 16 characters in production/],
-    [{ DUOLOG_TRUST_PROXY: 'maybe' }, /true or false/],
+    [{ DUOLOG_TRUST_PROXY: 'maybe' }, /a number of proxies, or addresses/],
+    [{ DUOLOG_TRUST_PROXY: 'true' }, /would believe any client's X-Forwarded-For/],
     [{ DUOLOG_ACCESS_TOKEN_TTL: '0' }, /between 1/],
     [{ DUOLOG_REFRESH_TOKEN_TTL: '5' }, /between 60/],
     [{ DUOLOG_PRESENCE_LEASE_MS: '100' }, /DUOLOG_PRESENCE_LEASE_MS must be between 300/]

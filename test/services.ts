@@ -73,7 +73,7 @@ export async function privateRedis (t: { teardown: (fn: () => unknown) => void }
   return { url: `redis://127.0.0.1:${port}`, stop, start }
 }
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -98,4 +98,12 @@ const CHROMIUM = '/usr/bin/chromium'
 export function chromiumPath (): string | undefined {
   if (existsSync(CHROMIUM)) return CHROMIUM
   return missing(`${CHROMIUM} is missing`, `install Debian's chromium (${CHROMIUM})`)
+}
+
+const NGINX = '/usr/sbin/nginx'
+
+/** Debian's nginx, to run the shipped deploy/nginx.conf in front of a test server; missing, the suite skips (or fails in CI). */
+export function nginxPath (): string | undefined {
+  if (existsSync(NGINX)) return NGINX
+  return missing(`${NGINX} is missing`, `install Debian's nginx-light (${NGINX})`)
 }
