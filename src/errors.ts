@@ -38,7 +38,6 @@ export const Errors = {
   InvalidCredentials: createError('invalid_credentials', 'invalid id or password', 401),
   Forbidden: createError('forbidden', '%s', 403),
   SignupClosed: createError('signup_closed', 'sign-up is open to service clients only', 403),
-  NotFound: createError('not_found', '%s', 404),
   /** A user named by the request (a peer, a sender, a path parameter) does not exist, or may not be seen. */
   UnknownUser: createError('not_found', 'user "%s" does not exist', 404),
   /** The recipient of a message or a typing indicator does not exist. */

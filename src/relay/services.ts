@@ -52,7 +52,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     visibility: config.presenceVisibility,
     leaseMs: config.presenceLeaseMs,
     graceMs: config.presenceGraceMs,
-    localCount: (userId) => hub.registry.count(userId),
+    localCount: (userId) => hub.count(userId),
     localUsers: () => hub.registry.users(),
     frame: presenceFrame,
     log
