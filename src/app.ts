@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import { redactCredentials } from './auth/tokens.js'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
+import cors from '@fastify/cors'
 import type { Config } from './config.js'
 import { Errors, toPublicError } from './errors.js'
 import { validatorCompiler } from './validation.js'
@@ -55,6 +56,16 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
+  if (opts.config.corsOrigins !== undefined) {
+    // Bearer tokens, no cookies: no credentials mode. Preflights are cached for 10 minutes.
+    await fastify.register(cors, {
+      origin: opts.config.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['retry-after', 'x-request-id'],
+      maxAge: 600
+    })
+  }
   await fastify.register(websocketPlugin)
   await fastify.register(rateLimit, {
     global: false,

@@ -1,4 +1,7 @@
 import { resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { envSchema } from 'env-schema'
+import { Settings, type SettingValues } from './settings.js'
 
 /** Thrown for a bad environment: the message is one line, meant for a human. */
 export class ConfigError extends Error {
@@ -52,11 +55,21 @@ export interface Config {
   sqliteSynchronous: SqliteSynchronous
   /** On SIGTERM, how long /readyz answers 503 while everything else is still served, before closing. */
   drainMs: number
+  /** Origins whose pages may call the REST API (CORS); undefined: no CORS headers. */
+  corsOrigins: '*' | string[] | undefined
+  /** Origins whose pages may open a WebSocket; undefined: any. */
+  allowedOrigins: string[] | undefined
+  /** Bearer token for /metrics; undefined: no /metrics. */
+  metricsToken: string | undefined
   limits: {
     maxContentLength: number
     maxFrameBytes: number
     maxSyncPage: number
     maxHistoryPage: number
+    /** Stream and history pages a user may read per second, sustained (per instance). */
+    readRate: number
+    /** Pages a user may read at once before the sustained rate applies. */
+    readBurst: number
     /** Messages per second a user may send, sustained (per instance); services sending as a user are not counted. */
     sendRate: number
     /** Messages a user may send at once before the sustained rate applies. */
@@ -80,35 +93,7 @@ export interface Config {
 
 export type Env = Record<string, string | undefined>
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-const MIN_SECRET_LENGTH = 32
 const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/
-
-function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
-  const value = Number(raw.trim())
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
-  return value
-}
-
-function flag (env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (raw === 'true' || raw === '1') return true
-  if (raw === 'false' || raw === '0') return false
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
-}
-
-function oneOf<T extends string> (env: Env, name: string, fallback: T, allowed: readonly T[]): T {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`)
-  }
-  return raw as T
-}
 
 function serviceClients (raw: string | undefined, production: boolean): Map<string, string> {
   const clients = new Map<string, string>()
@@ -131,8 +116,8 @@ function serviceClients (raw: string | undefined, production: boolean): Map<stri
 
 const ADDRESS_OR_RANGE = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/
 
-function trustProxy (raw: string | undefined): false | number | string[] {
-  const value = raw?.trim() ?? ''
+function trustProxy (raw: string): false | number | string[] {
+  const value = raw.trim()
   if (value === '' || value === 'false' || value === '0') return false
   if (/^\d+$/.test(value)) return Number(value)
   if (value === 'true') {
@@ -144,48 +129,59 @@ function trustProxy (raw: string | undefined): false | number | string[] {
   return addresses
 }
 
-/** An absolute path, or ':memory:' (SQLite in memory: nothing kept, for tools and tests). */
-function dataDir (raw: string | undefined): string {
-  if (raw === ':memory:') return raw
-  return resolve(raw === undefined || raw === '' ? './data' : raw)
-}
-
-function databaseUrl (raw: string | undefined): string | undefined {
-  if (raw === undefined || raw === '') return undefined
-  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DUOLOG_DATABASE_URL must be a postgres:// URL')
-  return raw
-}
-
-function redisUrl (raw: string | undefined): string | undefined {
-  if (raw === undefined || raw === '') return undefined
-  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('DUOLOG_REDIS_URL must be a redis:// or rediss:// URL')
-  return raw
-}
-
-function schemaName (raw: string | undefined): string {
-  if (raw === undefined || raw === '') return 'public'
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError('DUOLOG_DATABASE_SCHEMA must be a lower-case SQL name')
-  return raw
-}
-
-/** Reads and validates the environment. Throws ConfigError with one line on the first bad value. */
 /** DUOLOG_* variables that belong to the test suite, not to the server. */
 const NOT_THE_SERVERS = /^DUOLOG_(TEST_|REQUIRE_SERVICES$)/
 
+const SETTING_NAMES = Object.keys(Settings.properties)
+
+// env-schema's own options (coercion, defaults, its `separator` keyword) plus the
+// annotations src/settings.ts writes for README.
+const ajv = new Ajv({ allErrors: false, removeAdditional: true, useDefaults: true, coerceTypes: true, allowUnionTypes: true, keywords: [envSchema.keywords.separator] })
+ajv.addVocabulary(['shown', 'hint'])
+
 /**
- * Reads the configuration from the environment; a bad value, or a DUOLOG_* variable that
- * names no setting (a typo that would otherwise be ignored), throws a one-line ConfigError.
+ * Reads the configuration from the environment, validated against src/settings.ts; a bad
+ * value, or a DUOLOG_* variable that names no setting (a typo that would otherwise be
+ * ignored), throws a one-line ConfigError.
  */
 export function loadConfig (env: Env = process.env): Config {
-  // The settings are the variables the reading below asks for: recorded as it asks.
-  const read = new Set<string>()
-  const config = readConfig(new Proxy(env, { get: (target, name) => { if (typeof name === 'string') read.add(name); return target[name as string] } }))
   for (const name of Object.keys(env)) {
-    if (!name.startsWith('DUOLOG_') || read.has(name) || NOT_THE_SERVERS.test(name)) continue
-    const closest = [...read].filter((known) => known.startsWith('DUOLOG_')).sort((x, y) => distance(name, x) - distance(name, y))[0]
+    if (!name.startsWith('DUOLOG_') || SETTING_NAMES.includes(name) || NOT_THE_SERVERS.test(name)) continue
+    const closest = SETTING_NAMES.filter((known) => known.startsWith('DUOLOG_')).sort((x, y) => distance(name, x) - distance(name, y))[0]
     throw new ConfigError(`${name} is not a duolog setting${closest === undefined ? '' : ` (did you mean ${closest}?)`}`)
   }
-  return config
+  // An empty variable means unset, as in a shell's `X= command`.
+  const given: Record<string, string> = {}
+  for (const name of SETTING_NAMES) {
+    const value = env[name]
+    if (value !== undefined && value !== '') given[name] = value
+  }
+  let values: SettingValues
+  try {
+    values = envSchema<SettingValues>({ schema: structuredClone(Settings), data: given, env: false, ajv })
+  } catch (err) {
+    const first = (err as { errors?: ErrorObject[] }).errors?.[0]
+    throw first === undefined ? err : new ConfigError(explain(first, given))
+  }
+  return toConfig(values)
+}
+
+/** One line naming the variable, what it must be, and what it was. */
+function explain (error: ErrorObject, given: Record<string, string>): string {
+  const name = error.instancePath.slice(1)
+  const schema = Settings.properties[name as keyof typeof Settings.properties] as { hint?: string, minimum?: number, maximum?: number, anyOf?: Array<{ const: string }> }
+  const got = `got "${given[name] ?? ''}"`
+  if (schema.anyOf !== undefined) return `${name} must be one of ${schema.anyOf.map((v) => v.const).join(', ')}, ${got}`
+  switch (error.keyword) {
+    case 'type':
+      if (error.params.type === 'integer') return `${name} must be a whole number, ${got}`
+      if (error.params.type === 'boolean') return `${name} must be true or false, ${got}`
+      break
+    case 'minimum':
+    case 'maximum':
+      return `${name} must be between ${schema.minimum ?? ''} and ${schema.maximum ?? ''}, ${got}`
+  }
+  return `${name} must be ${schema.hint ?? error.message ?? 'valid'}${error.keyword === 'minLength' ? '' : `, ${got}`}`
 }
 
 /** Edit distance (insertions, deletions, substitutions) between two names. */
@@ -201,57 +197,79 @@ function distance (a: string, b: string): number {
   return row[b.length] as number
 }
 
-function readConfig (env: Env): Config {
-  const production = env.NODE_ENV === 'production'
-  const jwtSecret = env.DUOLOG_JWT_SECRET === '' ? undefined : env.DUOLOG_JWT_SECRET
-  if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`DUOLOG_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`)
-  }
-  if (production && jwtSecret === undefined) {
+/** A comma list; undefined when the variable is unset. */
+function list (raw: string | undefined): string[] | undefined {
+  return raw?.split(',').map((item) => item.trim()).filter((item) => item !== '')
+}
+
+/** The settings in the shape the server uses, with the checks that span several variables. */
+function toConfig (v: SettingValues): Config {
+  const production = v.NODE_ENV === 'production'
+  if (production && v.DUOLOG_JWT_SECRET === undefined) {
     throw new ConfigError('DUOLOG_JWT_SECRET is required when NODE_ENV=production')
   }
-  const logLevel = oneOf(env, 'DUOLOG_LOG_LEVEL', 'info', LOG_LEVELS)
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
-    trustProxy: trustProxy(env.DUOLOG_TRUST_PROXY),
+    port: v.PORT,
+    host: v.HOST,
+    trustProxy: trustProxy(v.DUOLOG_TRUST_PROXY),
     production,
-    logLevel,
-    dataDir: dataDir(env.DUOLOG_DATA_DIR),
-    databaseUrl: databaseUrl(env.DUOLOG_DATABASE_URL),
-    databaseSchema: schemaName(env.DUOLOG_DATABASE_SCHEMA),
-    redisUrl: redisUrl(env.DUOLOG_REDIS_URL),
-    redisPrefix: env.DUOLOG_REDIS_PREFIX === undefined || env.DUOLOG_REDIS_PREFIX === '' ? 'duolog:' : env.DUOLOG_REDIS_PREFIX,
-    jwtSecret,
-    serviceClients: serviceClients(env.DUOLOG_SERVICE_CLIENTS, production),
-    accessTokenTtlSeconds: integer(env, 'DUOLOG_ACCESS_TOKEN_TTL', 900, 1, 24 * 24 * 3600),
-    refreshTokenTtlSeconds: integer(env, 'DUOLOG_REFRESH_TOKEN_TTL', 30 * 24 * 3600, 60, 365 * 24 * 3600),
-    clockToleranceSeconds: integer(env, 'DUOLOG_CLOCK_TOLERANCE', 5, 0, 300),
-    signup: oneOf<SignupMode>(env, 'DUOLOG_SIGNUP', 'open', ['open', 'service']),
-    readReceipts: flag(env, 'DUOLOG_READ_RECEIPTS', true),
-    presenceVisibility: oneOf<PresenceVisibility>(env, 'DUOLOG_PRESENCE_VISIBILITY', 'contacts', ['contacts', 'everyone', 'nobody']),
-    presenceGraceMs: integer(env, 'DUOLOG_PRESENCE_GRACE_MS', 5_000, 0, 600_000),
-    presenceLeaseMs: integer(env, 'DUOLOG_PRESENCE_LEASE_MS', 15_000, 300, 600_000),
-    authRateLimit: integer(env, 'DUOLOG_AUTH_RATE_LIMIT', 30, 1, 1_000_000),
-    serviceRateLimit: integer(env, 'DUOLOG_SERVICE_RATE_LIMIT', 6000, 1, 10_000_000),
-    sqliteSynchronous: oneOf<SqliteSynchronous>(env, 'DUOLOG_SQLITE_SYNCHRONOUS', 'normal', ['normal', 'full']),
-    drainMs: integer(env, 'DUOLOG_DRAIN_MS', 3_000, 0, 60_000),
+    logLevel: v.DUOLOG_LOG_LEVEL,
+    // ':memory:' is SQLite in memory (nothing kept, for tools and tests); anything else a path.
+    dataDir: v.DUOLOG_DATA_DIR === ':memory:' ? ':memory:' : resolve(v.DUOLOG_DATA_DIR),
+    databaseUrl: v.DUOLOG_DATABASE_URL,
+    databaseSchema: v.DUOLOG_DATABASE_SCHEMA,
+    redisUrl: v.DUOLOG_REDIS_URL,
+    redisPrefix: v.DUOLOG_REDIS_PREFIX,
+    jwtSecret: v.DUOLOG_JWT_SECRET,
+    serviceClients: serviceClients(v.DUOLOG_SERVICE_CLIENTS, production),
+    accessTokenTtlSeconds: v.DUOLOG_ACCESS_TOKEN_TTL,
+    refreshTokenTtlSeconds: v.DUOLOG_REFRESH_TOKEN_TTL,
+    clockToleranceSeconds: v.DUOLOG_CLOCK_TOLERANCE,
+    signup: v.DUOLOG_SIGNUP,
+    readReceipts: v.DUOLOG_READ_RECEIPTS,
+    presenceVisibility: v.DUOLOG_PRESENCE_VISIBILITY,
+    presenceGraceMs: v.DUOLOG_PRESENCE_GRACE_MS,
+    presenceLeaseMs: v.DUOLOG_PRESENCE_LEASE_MS,
+    authRateLimit: v.DUOLOG_AUTH_RATE_LIMIT,
+    serviceRateLimit: v.DUOLOG_SERVICE_RATE_LIMIT,
+    sqliteSynchronous: v.DUOLOG_SQLITE_SYNCHRONOUS,
+    drainMs: v.DUOLOG_DRAIN_MS,
+    corsOrigins: corsOrigins(v.DUOLOG_CORS_ORIGINS),
+    allowedOrigins: origins('DUOLOG_ALLOWED_ORIGINS', list(v.DUOLOG_ALLOWED_ORIGINS)),
+    metricsToken: v.DUOLOG_METRICS_TOKEN,
     limits: {
-      maxContentLength: integer(env, 'DUOLOG_MAX_CONTENT_LENGTH', 4000, 1, 1_000_000),
-      maxFrameBytes: integer(env, 'DUOLOG_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
-      maxSyncPage: integer(env, 'DUOLOG_MAX_SYNC_PAGE', 500, 1, 10_000),
-      maxHistoryPage: integer(env, 'DUOLOG_MAX_HISTORY_PAGE', 200, 1, 10_000),
-      sendRate: integer(env, 'DUOLOG_SEND_RATE', 20, 1, 1_000_000),
-      sendBurst: integer(env, 'DUOLOG_SEND_BURST', 60, 1, 1_000_000),
-      maxConnectionsPerUser: integer(env, 'DUOLOG_MAX_CONNECTIONS_PER_USER', 20, 1, 1_000_000),
-      revocationCheckMs: integer(env, 'DUOLOG_REVOCATION_CHECK_MS', 5_000, 100, 10_000)
+      maxContentLength: v.DUOLOG_MAX_CONTENT_LENGTH,
+      maxFrameBytes: v.DUOLOG_MAX_FRAME_BYTES,
+      maxSyncPage: v.DUOLOG_MAX_SYNC_PAGE,
+      maxHistoryPage: v.DUOLOG_MAX_HISTORY_PAGE,
+      readRate: v.DUOLOG_READ_RATE,
+      readBurst: v.DUOLOG_READ_BURST,
+      sendRate: v.DUOLOG_SEND_RATE,
+      sendBurst: v.DUOLOG_SEND_BURST,
+      maxConnectionsPerUser: v.DUOLOG_MAX_CONNECTIONS_PER_USER,
+      revocationCheckMs: v.DUOLOG_REVOCATION_CHECK_MS
     },
     ws: {
-      heartbeatMs: integer(env, 'DUOLOG_WS_HEARTBEAT_MS', 30_000, 50, 3_600_000),
-      authTimeoutMs: integer(env, 'DUOLOG_WS_AUTH_TIMEOUT_MS', 5_000, 50, 600_000),
-      maxBufferedBytes: integer(env, 'DUOLOG_WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      typingPer10s: integer(env, 'DUOLOG_TYPING_PER_10S', 10, 1, 1000),
-      typingTimeoutMs: integer(env, 'DUOLOG_TYPING_TIMEOUT_MS', 6_000, 50, 600_000)
+      heartbeatMs: v.DUOLOG_WS_HEARTBEAT_MS,
+      authTimeoutMs: v.DUOLOG_WS_AUTH_TIMEOUT_MS,
+      maxBufferedBytes: v.DUOLOG_WS_MAX_BUFFERED_BYTES,
+      typingPer10s: v.DUOLOG_TYPING_PER_10S,
+      typingTimeoutMs: v.DUOLOG_TYPING_TIMEOUT_MS
     }
   }
+}
+
+const ORIGIN = /^https?:\/\/[^/\s]+$/
+
+/** Origins as browsers send them (scheme://host[:port], no path); undefined: not restricted. */
+function origins (name: string, values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined
+  const bad = values.find((o) => !ORIGIN.test(o))
+  if (bad !== undefined) throw new ConfigError(`${name} must list origins like https://app.example.com (scheme and host, no path), got "${bad}"`)
+  return values.map((o) => o.toLowerCase())
+}
+
+function corsOrigins (raw: string | undefined): '*' | string[] | undefined {
+  if (raw === '*') return '*'
+  return origins('DUOLOG_CORS_ORIGINS', list(raw))
 }

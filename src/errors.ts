@@ -37,6 +37,7 @@ export const Errors = {
   Unauthorized: createError('unauthorized', '%s', 401),
   InvalidCredentials: createError('invalid_credentials', 'invalid id or password', 401),
   Forbidden: createError('forbidden', '%s', 403),
+  OriginNotAllowed: createError('origin_not_allowed', 'pages of origin "%s" may not open a WebSocket here (DUOLOG_ALLOWED_ORIGINS)', 403),
   SignupClosed: createError('signup_closed', 'sign-up is open to service clients only', 403),
   /** A user named by the request (a peer, a sender, a path parameter) does not exist, or may not be seen. */
   UnknownUser: createError('not_found', 'user "%s" does not exist', 404),

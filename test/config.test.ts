@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { Settings, settingsTable } from '../src/settings.js'
 import { exitOf, spawnServer } from './process.js'
 import { tempDir } from './helpers.js'
 
@@ -33,7 +34,7 @@ t.test('bad values are refused with one clear line', async (t) => {
     [{ PORT: '70000' }, /PORT must be between 0 and 65535/],
     [{ DUOLOG_SIGNUP: 'everyone' }, /DUOLOG_SIGNUP must be one of open, service/],
     [{ DUOLOG_LOG_LEVEL: 'loud' }, /DUOLOG_LOG_LEVEL/],
-    [{ DUOLOG_JWT_SECRET: 'short' }, /at least 32 characters/],
+    [{ DUOLOG_JWT_SECRET: 'short' }, /^DUOLOG_JWT_SECRET must be at least 32 characters$/],
     [{ NODE_ENV: 'production' }, /DUOLOG_JWT_SECRET is required/],
     [{ DUOLOG_SERVICE_CLIENTS: 'nocolon' }, /DUOLOG_SERVICE_CLIENTS must be/],
     [{ DUOLOG_SERVICE_CLIENTS: 'a:x,a:y' }, /lists "a" twice/],
@@ -42,7 +43,12 @@ t.test('bad values are refused with one clear line', async (t) => {
     [{ DUOLOG_TRUST_PROXY: 'true' }, /would believe any client's X-Forwarded-For/],
     [{ DUOLOG_ACCESS_TOKEN_TTL: '0' }, /between 1/],
     [{ DUOLOG_REFRESH_TOKEN_TTL: '5' }, /between 60/],
-    [{ DUOLOG_PRESENCE_LEASE_MS: '100' }, /DUOLOG_PRESENCE_LEASE_MS must be between 300/]
+    [{ DUOLOG_PRESENCE_LEASE_MS: '100' }, /DUOLOG_PRESENCE_LEASE_MS must be between 300/],
+    [{ DUOLOG_READ_RECEIPTS: 'yes' }, /DUOLOG_READ_RECEIPTS must be true or false, got "yes"/],
+    [{ DUOLOG_DATABASE_URL: 'mysql://x' }, /DUOLOG_DATABASE_URL must be a postgres:\/\/ URL/],
+    [{ DUOLOG_REDIS_URL: 'http://x' }, /DUOLOG_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ DUOLOG_DATABASE_SCHEMA: 'Bad-Name' }, /DUOLOG_DATABASE_SCHEMA must be a lower-case SQL name/],
+    [{ DUOLOG_SEND_RATE: '2.5' }, /DUOLOG_SEND_RATE must be a whole number/]
   ]
   for (const [env, message] of bad) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
@@ -62,7 +68,23 @@ t.test('a DUOLOG_* variable that names no setting is an error that names the clo
     'a typo no longer leaves sign-up open in silence')
   t.throws(() => loadConfig({ DUOLOG_SEND_RATES: '5' }), { message: /did you mean DUOLOG_SEND_RATE\?/ })
   t.doesNotThrow(() => loadConfig({ DUOLOG_TEST_REDIS_URL: 'redis://x', DUOLOG_REQUIRE_SERVICES: '1', OTHER_THING: 'x' }), 'the test suite\'s variables and others\' are left alone')
-  const table = [...readFileSync(new URL('../README.md', import.meta.url), 'utf8').matchAll(/^\| `(DUOLOG_[A-Z0-9_]+)`/gm)].map((m) => m[1] as string)
-  t.ok(table.length > 30, 'README\'s configuration table was read')
+})
+
+t.test('README\'s configuration table is the one src/settings.ts declares', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  t.ok(readme.includes(settingsTable()), 'stale: run `npm run settings-table`')
+  const table = [...readme.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1] as string)
+  t.same(table, Object.keys(Settings.properties), 'every setting, in order, and nothing else')
   for (const name of table) t.doesNotThrow(() => loadConfig({ [name]: '' }), `${name} (in README's table) is a setting`)
+})
+
+t.test('origins and the metrics token', async (t) => {
+  t.match(loadConfig({}), { corsOrigins: undefined, allowedOrigins: undefined, metricsToken: undefined })
+  t.match(loadConfig({ DUOLOG_CORS_ORIGINS: 'https://App.example.com, http://localhost:5173', DUOLOG_ALLOWED_ORIGINS: 'https://app.example.com' }),
+    { corsOrigins: ['https://app.example.com', 'http://localhost:5173'], allowedOrigins: ['https://app.example.com'] })
+  t.equal(loadConfig({ DUOLOG_CORS_ORIGINS: '*' }).corsOrigins, '*')
+  t.throws(() => loadConfig({ DUOLOG_ALLOWED_ORIGINS: 'https://app.example.com/path' }), { message: /DUOLOG_ALLOWED_ORIGINS must list origins/ })
+  t.throws(() => loadConfig({ DUOLOG_CORS_ORIGINS: 'app.example.com' }), { message: /DUOLOG_CORS_ORIGINS must list origins/ })
+  t.throws(() => loadConfig({ DUOLOG_METRICS_TOKEN: 'short' }), { message: 'DUOLOG_METRICS_TOKEN must be at least 16 characters' }, 'the message does not repeat the token')
+  t.equal(loadConfig({ DUOLOG_METRICS_TOKEN: 'm'.repeat(16) }).metricsToken, 'm'.repeat(16))
 })

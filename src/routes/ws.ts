@@ -20,14 +20,20 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['websocket'],
       summary: 'The WebSocket relay (protocol: docs/protocol.md)',
-      description: 'Upgrade with `Authorization: Bearer <token>` (checked before the upgrade: 401 if bad), ' +
+      description: 'With DUOLOG_ALLOWED_ORIGINS set, an upgrade whose `Origin` header is not listed gets 403 `origin_not_allowed`. ' +
+        'Upgrade with `Authorization: Bearer <token>` (checked before the upgrade: 401 if bad), ' +
         'or upgrade without it and send `{"type":"auth","token":"...","after"?:seq}` as the first frame. Tokens in the URL are refused.',
       security: [{}, { bearerAuth: [] }],
       querystring: WsQuerySchema,
       response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 426: ErrorSchema }
     },
-    // Runs before the upgrade, so a bad token is a plain HTTP 401 and no socket is opened.
+    // Runs before the upgrade, so a foreign origin or a bad token is a plain HTTP 403 / 401 and no socket is opened.
     preValidation: async (request) => {
+      const { allowedOrigins } = fastify.config
+      const origin = request.headers.origin
+      if (allowedOrigins !== undefined && origin !== undefined && !allowedOrigins.includes(origin.toLowerCase())) {
+        throw new Errors.OriginNotAllowed(origin)
+      }
       const token = bearerToken(request.headers.authorization)
       if (token === undefined) return
       const principal = fastify.tokens.verify(token)
