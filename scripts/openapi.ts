@@ -7,7 +7,7 @@ export const OPENAPI_FILE = fileURLToPath(new URL('../openapi/openapi.json', imp
 
 /** The OpenAPI document as generated from the route schemas, formatted as committed. */
 export async function openapiDocument (): Promise<string> {
-  const config = loadConfig({ DUOLOG_DATA_DIR: ':memory:', DUOLOG_JWT_SECRET: 'x'.repeat(32), DUOLOG_LOG_LEVEL: 'silent' })
+  const config = loadConfig({ DUOLOG_DATA_DIR: ':memory:', DUOLOG_JWT_SECRET: 'x'.repeat(32), DUOLOG_LOG_LEVEL: 'silent', DUOLOG_METRICS_TOKEN: 'x'.repeat(16) })
   const app = await buildApp(config, false)
   await app.ready()
   const text = JSON.stringify(app.swagger(), null, 2) + '\n'

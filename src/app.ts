@@ -8,6 +8,7 @@ import type { Config } from './config.js'
 import { Errors, toPublicError } from './errors.js'
 import { validatorCompiler } from './validation.js'
 import configPlugin from './plugins/config.js'
+import metricsPlugin from './plugins/metrics.js'
 import storePlugin from './plugins/store.js'
 import authPlugin from './plugins/auth.js'
 import relayPlugin from './plugins/relay.js'
@@ -22,6 +23,7 @@ import messageRoutes from './routes/messages.js'
 import conversationRoutes from './routes/conversations.js'
 import presenceRoutes from './routes/presence.js'
 import wsRoutes from './routes/ws.js'
+import metricsRoutes from './routes/metrics.js'
 
 /** Where the server is in its life: a load balancer reads it from /readyz. */
 export interface Lifecycle {
@@ -66,10 +68,14 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
       maxAge: 600
     })
   }
+  await fastify.register(metricsPlugin)
   await fastify.register(websocketPlugin)
   await fastify.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_request, context) => new Errors.RateLimited(context.after)
+    errorResponseBuilder: (_request, context) => {
+      fastify.metrics.limited('auth')
+      return new Errors.RateLimited(context.after)
+    }
   })
   await fastify.register(openapiPlugin)
   await fastify.register(storePlugin)
@@ -97,6 +103,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(conversationRoutes)
   await fastify.register(presenceRoutes)
   await fastify.register(wsRoutes)
+  await fastify.register(metricsRoutes)
 }
 
 const duolog = fp(app, { name: 'duolog' })

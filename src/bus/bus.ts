@@ -48,6 +48,9 @@ export function unsubscribeQuietly (bus: Bus, channel: string, listener: Listene
 export class Listeners {
   private readonly byChannel = new Map<string, Set<Listener>>()
 
+  /** `failed`: told about a listener that threw, so that one bad payload never stops the others. */
+  constructor (private readonly failed: (err: unknown, channel: string) => void = () => {}) {}
+
   /** Adds one; true when it is the channel's first. */
   add (channel: string, listener: Listener): boolean {
     const set = this.byChannel.get(channel)
@@ -70,7 +73,13 @@ export class Listeners {
   deliver (channel: string, payload: string): void {
     const set = this.byChannel.get(channel)
     if (set === undefined) return
-    for (const listener of set) listener(payload)
+    for (const listener of set) {
+      try {
+        listener(payload)
+      } catch (err) {
+        this.failed(err, channel)
+      }
+    }
   }
 
   channels (): string[] {

@@ -9,6 +9,8 @@ export interface RedisBusOptions {
   /** Prepended to every channel, so that several deployments can share one Redis. */
   prefix: string
   log: Log
+  /** Told about each failure (publish, a payload a listener could not handle, a connection error). */
+  failed?: (operation: 'publish' | 'receive' | 'connection') => void
 }
 
 /**
@@ -21,15 +23,20 @@ export class RedisBus implements Bus {
   readonly kind = 'redis'
   private readonly publisher: Redis
   private readonly subscriber: Redis
-  private readonly listeners = new Listeners()
+  private readonly listeners: Listeners
 
   constructor (private readonly options: RedisBusOptions) {
+    const failed = options.failed ?? (() => {})
+    this.listeners = new Listeners((err, channel) => {
+      failed('receive')
+      options.log.error({ err, channel }, 'a bus listener failed')
+    })
     const retryStrategy = (times: number): number => Math.min(50 * times, 2000)
     // No offline queue on the publisher: while Redis is down, a publish fails at once
     // instead of piling up (the store has the message; clients catch up from it).
     this.publisher = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, enableAutoPipelining: true })
     this.subscriber = new Redis(options.url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy })
-    const onError = (err: Error): void => { options.log.warn({ err: err.message }, 'redis bus') }
+    const onError = (err: Error): void => { failed('connection'); options.log.warn({ err: err.message }, 'redis bus') }
     this.publisher.on('error', onError)
     this.subscriber.on('error', onError)
     this.subscriber.on('message', (channel: string, payload: string) => { this.listeners.deliver(channel, payload) })
@@ -50,6 +57,7 @@ export class RedisBus implements Bus {
     try {
       await this.publisher.publish(this.channel(channel), payload)
     } catch (err) {
+      this.options.failed?.('publish')
       this.options.log.warn({ err: (err as Error).message, channel }, 'publishing failed')
     }
   }

@@ -15,7 +15,7 @@ async function busPlugin (fastify: FastifyInstance): Promise<void> {
   const { config } = fastify
   let bus: Bus
   if (config.redisUrl !== undefined) {
-    const redis = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, log: fastify.log })
+    const redis = new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, log: fastify.log, failed: (operation) => { fastify.metrics.busError(operation) } })
     // Not awaited: with Redis down, duolog still starts and stores sends; fan-out between
     // instances resumes when Redis answers (the connections retry by themselves).
     redis.ready().then(() => { fastify.log.info('redis bus connected') }, (err: unknown) => { fastify.log.warn({ err }, 'redis bus not ready') })
@@ -28,4 +28,4 @@ async function busPlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onClose', async () => { await bus.close() })
 }
 
-export default fp(busPlugin, { name: 'duolog-bus', fastify: '5.x', dependencies: ['duolog-config'] })
+export default fp(busPlugin, { name: 'duolog-bus', fastify: '5.x', dependencies: ['duolog-config', 'duolog-metrics'] })

@@ -15,7 +15,10 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
           'Errors are `{ "error": { "code", "message" } }`.'
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'DUOLOG_METRICS_TOKEN, for /metrics only' }
+        }
       },
       tags: [
         { name: 'identity', description: 'Users, login and tokens' },

@@ -12,8 +12,8 @@ declare module 'fastify' {
 
 /** Constructs the relay of this instance and decorates the app with it. */
 async function relayPlugin (fastify: FastifyInstance): Promise<void> {
-  const { config, store, bus, presenceStore, tokens, log } = fastify
-  const relay = createRelayServices({ config, store, bus, presenceStore, tokens, log })
+  const { config, store, bus, presenceStore, tokens, metrics, log } = fastify
+  const relay = createRelayServices({ config, store, bus, presenceStore, tokens, metrics, log })
   fastify.decorate('relay', relay)
   // A session ended on another instance while the bus could not say so: close its sockets here.
   fastify.sessions.onMissed((sessionIds) => { relay.hub.closeSessions(sessionIds, Disconnect.sessionEnded) })
@@ -24,5 +24,5 @@ async function relayPlugin (fastify: FastifyInstance): Promise<void> {
 export default fp(relayPlugin, {
   name: 'duolog-relay',
   fastify: '5.x',
-  dependencies: ['duolog-config', 'duolog-store', 'duolog-auth', 'duolog-websocket', 'duolog-bus', 'duolog-presence']
+  dependencies: ['duolog-config', 'duolog-metrics', 'duolog-store', 'duolog-auth', 'duolog-websocket', 'duolog-bus', 'duolog-presence']
 })

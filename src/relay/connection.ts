@@ -30,6 +30,8 @@ export interface ConnectionOptions {
   stream: StreamReader
   /** Unsent bytes past which the client is cut as a slow consumer. */
   maxBufferedBytes: number
+  /** Counts the message frames this connection is sent (live and replayed). */
+  delivered?: { inc: () => void }
   log: Log
 }
 
@@ -53,8 +55,10 @@ export class Connection {
   private readonly stream: StreamReader
   private readonly maxBufferedBytes: number
   private readonly log: Log
+  private readonly delivered: { inc: () => void } | undefined
 
   constructor (options: ConnectionOptions) {
+    this.delivered = options.delivered
     this.userId = options.userId
     this.transport = options.transport
     this.stream = options.stream
@@ -100,7 +104,7 @@ export class Connection {
       // The next entry goes out; an older one was already sent (a duplicate), unless it is a reply.
       if (seq === this.cursor + 1) this.cursor = seq
       else if (!reply) return
-      this.send(frame)
+      this.sendOffered(frame, reply)
       return
     }
     if (this.mode === 'paused') {
@@ -153,9 +157,16 @@ export class Connection {
     this.pending = []
   }
 
+  /** A reply is this connection's own `sent`; anything else offered is a `message` delivered. */
+  private sendOffered (frame: string, reply: boolean): void {
+    this.send(frame)
+    if (!reply) this.delivered?.inc()
+  }
+
   private sendEntry (message: StoredMessage): void {
     const seq = seqFor(message, this.userId)
     this.send(messageFrame(message, seq))
+    this.delivered?.inc()
     this.cursor = seq
   }
 
@@ -180,7 +191,7 @@ export class Connection {
         this.pending.shift()
         if (next.seq === this.cursor + 1) this.cursor = next.seq
         else if (!next.reply) continue
-        this.send(next.frame)
+        this.sendOffered(next.frame, next.reply)
         continue
       }
       const gap = await this.stream.readStream(this.userId, this.cursor, next.seq - 1 - this.cursor)

@@ -4,6 +4,7 @@ import { KeyedLimits } from '../limits.js'
 import type { Connection } from './connection.js'
 import { sentFrame } from './frames.js'
 import type { Log } from '../log.js'
+import type { Metrics } from '../metrics.js'
 
 /** Hands a stored message to every device of both users (Hub.publish does it over the bus). */
 export type FanOut = (message: StoredMessage, origin: Connection | undefined) => void
@@ -65,6 +66,7 @@ export class Delivery {
     private readonly maxContentLength: number,
     /** Each user's send rate: messages per second sustained, and at once. */
     private readonly sendLimits: KeyedLimits,
+    private readonly metrics: Pick<Metrics, 'messagesStored' | 'sendToStore' | 'storeCommit' | 'batchSize' | 'limited'>,
     private readonly log: Log
   ) {}
 
@@ -77,7 +79,10 @@ export class Delivery {
       this.validate(request) // a throw here rejects the promise
       // Refused before it is queued: a refused send is not accepted, so nothing accepted is dropped.
       const wait = request.onBehalf === true ? 0 : this.sendLimits.take(request.from)
-      if (wait > 0) throw rateLimited(wait)
+      if (wait > 0) {
+        this.metrics.limited('send')
+        throw rateLimited(wait)
+      }
       this.queue.push({
         message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
         origin,
@@ -121,8 +126,19 @@ export class Delivery {
 
   private async commit (batch: Queued[]): Promise<void> {
     let outcomes
+    const started = performance.now()
     try {
       outcomes = await this.store.appendMessages(batch.map((q) => q.message))
+      const committed = Date.now()
+      this.metrics.storeCommit.observe((performance.now() - started) / 1000)
+      this.metrics.batchSize.observe(batch.length)
+      let stored = 0
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status !== 'stored') return
+        stored++
+        this.metrics.sendToStore.observe((committed - (batch[i] as Queued).message.createdAt) / 1000)
+      })
+      this.metrics.messagesStored.inc(stored)
     } catch (err) {
       this.log.error({ err, size: batch.length }, 'storing a batch of messages failed')
       for (const q of batch) q.reject(new Errors.StoreUnavailable())

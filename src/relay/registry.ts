@@ -49,6 +49,11 @@ export class Registry {
     return this.total
   }
 
+  /** How many users have a connection here. */
+  get userCount (): number {
+    return this.byUser.size
+  }
+
   * all (): IterableIterator<Connection> {
     for (const set of this.byUser.values()) yield * set
   }

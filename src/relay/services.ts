@@ -2,6 +2,7 @@ import type { Principal, Tokens } from '../auth/tokens.js'
 import type { Bus } from '../bus/bus.js'
 import type { Config } from '../config.js'
 import type { Log } from '../log.js'
+import type { Metrics } from '../metrics.js'
 import { Presence } from '../presence/presence.js'
 import type { PresenceStore } from '../presence/store.js'
 import type { Store } from '../store/store.js'
@@ -22,6 +23,7 @@ export interface RelayDeps {
   bus: Bus
   presenceStore: PresenceStore
   tokens: Pick<Tokens, 'verify'>
+  metrics: Metrics
   log: Log
 }
 
@@ -39,10 +41,11 @@ export interface RelayServices {
   close (): void
 }
 
-export function createRelayServices ({ config, store, bus, presenceStore, tokens, log }: RelayDeps): RelayServices {
+export function createRelayServices ({ config, store, bus, presenceStore, tokens, metrics, log }: RelayDeps): RelayServices {
   const hub = new Hub(bus, log)
+  metrics.observeConnections(() => hub.registry.size, () => hub.registry.userCount)
   const sendLimits = new KeyedLimits(config.limits.sendRate, config.limits.sendBurst)
-  const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, sendLimits, log)
+  const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, sendLimits, metrics, log)
   const receipts = new Receipts(store, hub, config.readReceipts)
   const typing = new Typing(store, hub, { timeoutMs: config.ws.typingTimeoutMs, per10s: config.ws.typingPer10s })
   const presence = new Presence({
@@ -62,6 +65,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
   const socketDeps = {
     ...features,
     tokens,
+    metrics,
     stream: store,
     settings: {
       authTimeoutMs: config.ws.authTimeoutMs,

@@ -1,6 +1,7 @@
 import type { Principal, Tokens } from '../auth/tokens.js'
 import { Errors, toPublicError } from '../errors.js'
 import type { Log } from '../log.js'
+import type { Metrics } from '../metrics.js'
 import type { Presence } from '../presence/presence.js'
 import type { StreamReader } from '../store/store.js'
 import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
@@ -28,6 +29,7 @@ export interface SocketDeps {
   presence: Pick<Presence, 'connected' | 'disconnected' | 'watch' | 'unwatch'>
   heartbeats: Pick<Heartbeats, 'heard'>
   stream: StreamReader
+  metrics: Pick<Metrics, 'messagesDelivered' | 'limited'>
   settings: {
     authTimeoutMs: number
     maxBufferedBytes: number
@@ -129,6 +131,7 @@ export class SocketHandler implements TransportEvents {
     const { deps } = this
     if (deps.hub.count(principal.id) >= deps.settings.maxConnectionsPerUser) {
       deps.log.info({ userId: principal.id }, 'websocket refused: too many connections')
+      deps.metrics.limited('connections')
       this.transport.close(Disconnect.tooManyConnections)
       return
     }
@@ -137,6 +140,7 @@ export class SocketHandler implements TransportEvents {
       transport: this.transport,
       stream: deps.stream,
       maxBufferedBytes: deps.settings.maxBufferedBytes,
+      delivered: deps.metrics.messagesDelivered,
       log: deps.log
     })
     this.connection = connection

@@ -29,7 +29,10 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     const { id, password } = request.body
     // Waiting or not, the answer is the same for an id that does not exist.
     const wait = logins.waitMs(id)
-    if (wait > 0) throw rateLimited(wait)
+    if (wait > 0) {
+      fastify.metrics.limited('login')
+      throw rateLimited(wait)
+    }
     const user = await store.getUser(id)
     const ok = await verifyPassword(password, user?.passwordHash ?? decoyHash)
     if (!ok || user === undefined || user.passwordHash === null) {

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { createTokens, type Tokens } from '../../src/auth/tokens.js'
 import { MemoryBus } from '../../src/bus/memory.js'
 import { loadConfig } from '../../src/config.js'
+import { Metrics } from '../../src/metrics.js'
 import { silentLog } from '../../src/log.js'
 import { MemoryPresence } from '../../src/presence/memory.js'
 import { Disconnect } from '../../src/relay/disconnect.js'
@@ -22,7 +23,7 @@ async function relay (t: Test, env: Record<string, string> = {}): Promise<Relay>
   const bus = new MemoryBus()
   const presenceStore = new MemoryPresence((channel, payload) => { void bus.publish(channel, payload) })
   const tokens = createTokens({ secret: JWT_SECRET, accessTokenTtlSeconds: 900, clockToleranceSeconds: 5, serviceClients: new Map([['backend', 'x']]), isRevoked: () => false })
-  const services = createRelayServices({ config, store, bus, presenceStore, tokens, log: silentLog })
+  const services = createRelayServices({ config, store, bus, presenceStore, tokens, metrics: new Metrics(), log: silentLog })
   // Every socket ends as a real one would (its timers go with it).
   const sockets: Array<ReturnType<RelayServices['accept']>> = []
   const accept = services.accept

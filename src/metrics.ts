@@ -1,0 +1,47 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/** Which limit refused a caller (`duolog_rate_limited_total{limit}`). */
+export type LimitName = 'send' | 'read' | 'auth' | 'login' | 'connections'
+/** What failed on the bus (`duolog_bus_errors_total{operation}`). */
+export type BusOperation = 'publish' | 'receive' | 'connection'
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+/**
+ * What an operator sees of one instance, in Prometheus' terms. Each app has its own
+ * registry (never prom-client's global one), so that several apps in one process (tests,
+ * benchmarks) keep their counts apart. The domain reports through these fields; src/plugins
+ * only exposes the registry.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly messagesStored = new Counter({ name: 'duolog_messages_stored_total', help: 'Messages stored (retries of a stored clientMsgId not counted)', registers: [this.registry] })
+  readonly messagesDelivered = new Counter({ name: 'duolog_messages_delivered_total', help: 'Message frames sent to connected devices, live or replayed (one per device)', registers: [this.registry] })
+  readonly sendToStore = new Histogram({ name: 'duolog_send_to_store_seconds', help: 'From a send being accepted to its batch committing', buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly storeCommit = new Histogram({ name: 'duolog_store_commit_seconds', help: 'Time to commit one batch of sends', buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly batchSize = new Histogram({ name: 'duolog_store_batch_messages', help: 'Sends per commit batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] })
+  readonly busErrors = new Counter({ name: 'duolog_bus_errors_total', help: 'Bus failures: a publish that failed, a payload a listener could not handle, a connection error', labelNames: ['operation'], registers: [this.registry] })
+  readonly rateLimited = new Counter({ name: 'duolog_rate_limited_total', help: 'Requests, frames and connections refused by a limit', labelNames: ['limit'], registers: [this.registry] })
+
+  busError (operation: BusOperation): void {
+    this.busErrors.inc({ operation })
+  }
+
+  limited (limit: LimitName): void {
+    this.rateLimited.inc({ limit })
+  }
+
+  /** Gauges read when scraped: the instance's open connections and the users they belong to. */
+  observeConnections (connections: () => number, users: () => number): void {
+    const registers = [this.registry]
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'duolog_connections', help: 'Open authenticated WebSocket connections on this instance', registers, collect () { this.set(connections()) } })
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'duolog_users_online', help: 'Users with at least one connection on this instance', registers, collect () { this.set(users()) } })
+  }
+
+  /** Process metrics (CPU, memory, handles, GC) and event-loop delay: only for an app that is scraped. */
+  collectProcessMetrics (): void {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 })
+  }
+}
