@@ -34,6 +34,8 @@ export function testEnv (overrides: Env = {}): Env {
     // Suites send fast; test/relay/limits.test.ts sets the limits it tests.
     DUOLOG_SEND_RATE: '1000000',
     DUOLOG_SEND_BURST: '1000000',
+    DUOLOG_READ_RATE: '1000000',
+    DUOLOG_READ_BURST: '1000000',
     DUOLOG_LOG_LEVEL: 'silent',
     ...overrides
   }

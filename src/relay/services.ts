@@ -35,6 +35,11 @@ export interface RelayServices {
   typing: Typing
   presence: Presence
   heartbeats: Heartbeats
+  /**
+   * Each user's turns at reading their stream or history (pages per second, sustained and at
+   * once), shared by HTTP and WebSocket, so that one user's heavy reading cannot slow others.
+   */
+  readLimits: KeyedLimits
   /** Takes over a socket just upgraded; `principal` when the upgrade carried a valid token, `after` to resume. */
   accept (transport: Transport, principal: Principal | null, after?: number): TransportEvents
   /** Stops the timers and asks every client to reconnect (elsewhere) and sync. */
@@ -45,6 +50,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
   const hub = new Hub(bus, log)
   metrics.observeConnections(() => hub.registry.size, () => hub.registry.userCount)
   const sendLimits = new KeyedLimits(config.limits.sendRate, config.limits.sendBurst)
+  const readLimits = new KeyedLimits(config.limits.readRate, config.limits.readBurst)
   const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, sendLimits, metrics, log)
   const receipts = new Receipts(store, hub, config.readReceipts)
   const typing = new Typing(store, hub, { timeoutMs: config.ws.typingTimeoutMs, per10s: config.ws.typingPer10s })
@@ -61,7 +67,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     log
   })
   const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
-  const features = { hub, delivery, receipts, typing, presence, heartbeats }
+  const features = { hub, delivery, receipts, typing, presence, heartbeats, readLimits }
   const socketDeps = {
     ...features,
     tokens,

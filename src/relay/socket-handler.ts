@@ -12,6 +12,7 @@ import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
 import type { Heartbeats } from './heartbeats.js'
 import type { Receipts } from './receipts.js'
 import type { Hub } from './hub.js'
+import type { KeyedLimits } from '../limits.js'
 import type { Transport, TransportEvents } from './transport.js'
 import type { Typing, TypingIndicators } from './typing.js'
 
@@ -28,6 +29,7 @@ export interface SocketDeps {
   typing: Pick<Typing, 'forConnection'>
   presence: Pick<Presence, 'connected' | 'disconnected' | 'watch' | 'unwatch'>
   heartbeats: Pick<Heartbeats, 'heard'>
+  readLimits: Pick<KeyedLimits, 'take'>
   stream: StreamReader
   metrics: Pick<Metrics, 'messagesDelivered' | 'limited'>
   settings: {
@@ -51,6 +53,8 @@ export class SocketHandler implements TransportEvents {
   private authTimer: NodeJS.Timeout | undefined
   private expiryTimer: NodeJS.Timeout | undefined
   private typing: TypingIndicators | undefined
+  /** A sync waiting for its turn to read (DUOLOG_READ_RATE): it counts as running. */
+  private syncWaiting = false
 
   /**
    * `principal` is set when the upgrade carried a valid token, `after` when the client asked
@@ -227,11 +231,33 @@ export class SocketHandler implements TransportEvents {
 
   /** `fallbackCursor`: where a refused resume leaves the connection (at connect only). */
   private async sync (connection: Connection, frame: SyncFrame, fallbackCursor?: number): Promise<void> {
-    if (connection.syncing && fallbackCursor === undefined) throw new Errors.SyncInProgress()
+    if ((connection.syncing || this.syncWaiting) && fallbackCursor === undefined) throw new Errors.SyncInProgress()
+    if (!await this.readTurn(connection)) return
     const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.deps.settings.maxSyncPage)
     if (fallbackCursor !== undefined) connection.cursor = fallbackCursor
     const { upTo, more } = await connection.replay(frame.after, limit)
     connection.send(JSON.stringify({ type: 'synced', upTo, more }))
+  }
+
+  /**
+   * Waits until the user may read another page (the user's pages per second are shared by all
+   * their connections and HTTP): a sync over the rate is slowed down, not refused. False when
+   * the connection closed meanwhile.
+   */
+  private async readTurn (connection: Connection): Promise<boolean> {
+    let wait = this.deps.readLimits.take(connection.userId)
+    if (wait === 0) return true
+    this.deps.metrics.limited('read')
+    this.syncWaiting = true
+    try {
+      while (wait > 0 && connection.open) {
+        await new Promise((resolve) => setTimeout(resolve, wait))
+        wait = this.deps.readLimits.take(connection.userId)
+      }
+    } finally {
+      this.syncWaiting = false
+    }
+    return connection.open
   }
 
   private async ack (connection: Connection, frame: AckFrame): Promise<void> {

@@ -3,7 +3,7 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
-import { Errors } from '../errors.js'
+import { Errors, rateLimited } from '../errors.js'
 import { readStreamPage, seqFor, type StoredMessage } from '../store/store.js'
 import { messageBody } from './bodies.js'
 import { principalOf, requireUser } from './guards.js'
@@ -49,6 +49,13 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(async (group) => {
     const users = group.withTypeProvider<TypeBoxTypeProvider>()
     users.addHook('onRequest', requireUser)
+    // Reading a page takes a turn of the user's read rate, shared with their sockets' syncs.
+    users.addHook('onRequest', async (request) => {
+      const wait = relay.readLimits.take(principalOf(request).id)
+      if (wait === 0) return
+      fastify.metrics.limited('read')
+      throw rateLimited(wait)
+    })
 
     users.get('/v1/conversations/:peer/messages', {
       schema: {
@@ -59,7 +66,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
         security: [{ bearerAuth: [] }],
         params: PeerParamsSchema,
         querystring: HistoryQuerySchema,
-        response: { 200: HistoryPageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+        response: { 200: HistoryPageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema }
       }
     }, async (request) => {
       const me = principalOf(request).id
@@ -81,7 +88,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'The caller\'s stream after a seq, oldest first (for clients that poll)',
         security: [{ bearerAuth: [] }],
         querystring: SyncQuerySchema,
-        response: { 200: SyncPageSchema, ...authErrors, 403: ErrorSchema }
+        response: { 200: SyncPageSchema, ...authErrors, 403: ErrorSchema, 429: ErrorSchema }
       }
     }, async (request) => {
       const me = principalOf(request).id

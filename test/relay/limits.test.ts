@@ -79,3 +79,43 @@ t.test('frames sent before `ready` are held up to a bound; a client that keeps g
   socket.uncork()
   t.same(await c.closed, { code: 4009, reason: 'frames_before_ready' })
 })
+
+// One user reading their stream or history in a loop (many sockets syncing a backlog) must
+// not slow everyone else: reads take turns per user, shared by HTTP and WebSocket.
+
+t.test('reads over HTTP: the burst is served, then 429 with Retry-After; history and sync share the turns; others are not limited', async (t) => {
+  const server = await startServer(t, { DUOLOG_READ_RATE: '1', DUOLOG_READ_BURST: '3' })
+  const [alice, bob] = await users(server, 'alice', 'bob') as [string, string]
+  const statuses = []
+  statuses.push((await api(server, 'GET', '/v1/sync?after=0', { token: alice })).status)
+  statuses.push((await api(server, 'GET', '/v1/conversations/bob/messages', { token: alice })).status)
+  statuses.push((await api(server, 'GET', '/v1/sync?after=0', { token: alice })).status)
+  const refused = await api(server, 'GET', '/v1/conversations/bob/messages', { token: alice })
+  t.same(statuses, [200, 200, 200])
+  t.equal(refused.status, 429)
+  t.equal(refused.body.error.code, 'rate_limited')
+  t.equal(refused.headers.get('retry-after'), '1')
+  t.equal((await api(server, 'GET', '/v1/sync?after=0', { token: bob })).status, 200, 'bob reads as usual')
+  const sent = await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'sending is not reading' } })
+  t.equal(sent.status, 201)
+})
+
+t.test('syncs over WebSocket past the rate wait their turn instead of failing, and use up the turns of HTTP reads', async (t) => {
+  const server = await startServer(t, { DUOLOG_READ_RATE: '4', DUOLOG_READ_BURST: '1' })
+  const [alice] = await users(server, 'alice', 'bob') as [string, string]
+  const a = await Client.connect(server, alice)
+  const started = Date.now()
+  for (let i = 0; i < 3; i++) {
+    a.send({ type: 'sync', after: 0 })
+    t.match(await a.next(), { type: 'synced', upTo: 0, more: false }, `sync ${i + 1} is answered`)
+  }
+  // One at once, then one per 250 ms: the third answer cannot come before 500 ms.
+  t.ok(Date.now() - started >= 450, `the syncs past the burst were slowed (${Date.now() - started} ms)`)
+  a.send({ type: 'sync', after: 0 })
+  a.send({ type: 'sync', after: 0 })
+  t.match(await a.next(), { type: 'error', code: 'sync_in_progress' }, 'a second sync while one waits is refused, so waiting syncs cannot pile up')
+  t.match(await a.next(), { type: 'synced' })
+  const http = await api(server, 'GET', '/v1/sync?after=0', { token: alice })
+  t.equal(http.status, 429, 'the socket\'s syncs used alice\'s turns')
+  a.close()
+})
