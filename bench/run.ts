@@ -1,5 +1,6 @@
 // npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
 // npm run bench -- --scenario cluster [--rounds N ...] [--rate 2000]
+// npm run bench -- --scenario fairness [--seconds 20]: other users' latency under abuse (bench/fairness.ts)
 // --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
@@ -17,6 +18,12 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { hasTaskset, listening, post } from './lib.js'
+
+if (process.argv.includes('fairness')) {
+  await import('./fairness.js')
+  process.exit(0)
+}
 
 const { values } = parseArgs({
   options: {
@@ -39,10 +46,6 @@ const pin = cpus().length >= 2 && hasTaskset()
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 
-function hasTaskset (): boolean {
-  try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
-}
-
 /** Spawns `node --import tsx <entry>` pinned to a CPU when possible. */
 function spawnPinned (cpu: number, entry: string, env: Record<string, string>): ChildProcess {
   // --profile DIR: a V8 CPU profile of each server, written when it closes.
@@ -53,37 +56,10 @@ function spawnPinned (cpu: number, entry: string, env: Record<string, string>): 
   return spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
 }
 
-async function listening (child: ChildProcess): Promise<string> {
-  let out = ''
-  return await new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString()
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (match?.[1] === undefined) return
-      // From here on the server's log is read and dropped.
-      child.stdout?.off('data', onData)
-      child.stdout?.resume()
-      resolve(match[1])
-    }
-    child.stdout?.on('data', onData)
-    child.once('exit', (code) => { reject(new Error(`server exited with ${code}`)) })
-  })
-}
-
 /** user + system CPU time of a process, in microseconds. */
 function cpuMicros (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) * 1e6 / clockTicks
-}
-
-async function post (url: string, path: string, body: unknown, token?: string): Promise<any> {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return await res.json()
 }
 
 /** Creates the users through a service client and returns one user token each. */

@@ -15,14 +15,16 @@ export class KeyedLimits {
     this.lastSweep = now()
   }
 
-  take (key: string): number {
+  /** `cost`: how many events this is (a page of messages); more than the burst counts as the burst. */
+  take (key: string, cost = 1): number {
+    const count = Math.min(cost, this.burst)
     let bucket = this.buckets.get(key)
     if (bucket === undefined) {
       this.sweep()
       bucket = new TokenBucket(this.burst, this.burst * 1000 / this.perSecond, this.now)
       this.buckets.set(key, bucket)
     }
-    return bucket.take() ? 0 : bucket.waitMs()
+    return bucket.take(count) ? 0 : bucket.waitMs(count)
   }
 
   private sweep (): void {

@@ -11,17 +11,18 @@ export class TokenBucket {
     this.last = now()
   }
 
-  take (): boolean {
+  /** Takes `count` tokens (at most the capacity) if there are that many. */
+  take (count = 1): boolean {
     this.refill()
-    if (this.tokens < 1) return false
-    this.tokens -= 1
+    if (this.tokens < count) return false
+    this.tokens -= count
     return true
   }
 
-  /** How long until the next take() succeeds (0: now). */
-  waitMs (): number {
+  /** How long until take(count) succeeds (0: now). */
+  waitMs (count = 1): number {
     this.refill()
-    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) * this.windowMs / this.capacity)
+    return this.tokens >= count ? 0 : Math.ceil((count - this.tokens) * this.windowMs / this.capacity)
   }
 
   /** Whether the bucket is back to its capacity (nothing taken lately): it can be forgotten. */

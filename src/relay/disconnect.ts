@@ -23,6 +23,8 @@ export const Disconnect = {
   authTimeout: disconnect(4008, 'auth_timeout'),
   /** More frames arrived before `ready` than the server holds: wait for `ready` before sending. */
   framesBeforeReady: disconnect(4009, 'frames_before_ready'),
+  /** The client kept sending past its rate without waiting for `retryAfter`. */
+  rateLimitIgnored: disconnect(4029, 'rate_limit_ignored'),
   /** The access token expired: refresh it, then reconnect (or send an auth frame before expiry). */
   tokenExpired: disconnect(4401, 'token_expired'),
   /** The token in the auth frame is invalid or expired. */

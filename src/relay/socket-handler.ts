@@ -13,12 +13,17 @@ import type { Heartbeats } from './heartbeats.js'
 import type { Receipts } from './receipts.js'
 import type { Hub } from './hub.js'
 import type { KeyedLimits } from '../limits.js'
+import { TokenBucket } from '../token-bucket.js'
 import type { Transport, TransportEvents } from './transport.js'
 import type { Typing, TypingIndicators } from './typing.js'
 
 const DEFAULT_SYNC_LIMIT = 100
 /** Frames held while a connection starts (a client that does not wait for `ready`); more close it. */
 const MAX_FRAMES_BEFORE_READY = 64
+/** The longest a client over its send rate goes unread (heartbeats must still get through). */
+const MAX_PAUSE_MS = 1000
+/** Send refusals a connection may get per second before it is closed for ignoring retryAfter. */
+const REFUSALS_PER_SECOND = 50
 
 /** What every socket's handler uses: the relay's features and settings. */
 export interface SocketDeps {
@@ -55,6 +60,7 @@ export class SocketHandler implements TransportEvents {
   private typing: TypingIndicators | undefined
   /** A sync waiting for its turn to read (DUOLOG_READ_RATE): it counts as running. */
   private syncWaiting = false
+  private readonly refusals = new TokenBucket(REFUSALS_PER_SECOND, 1000)
 
   /**
    * `principal` is set when the upgrade carried a valid token, `after` when the client asked
@@ -226,33 +232,41 @@ export class SocketHandler implements TransportEvents {
   private send (connection: Connection, frame: SendFrame): void {
     this.deps.delivery
       .send({ from: connection.userId, to: frame.to, content: frame.content, clientMsgId: frame.clientMsgId }, connection)
-      .catch((err: unknown) => { connection.send(errorFrame(toPublicError(err), frame.clientMsgId)) })
+      .catch((err: unknown) => {
+        const error = toPublicError(err)
+        connection.send(errorFrame(error, frame.clientMsgId))
+        // A client over its rate: stop reading its frames until it may send again, so that a
+        // flood of refused sends waits in the network instead of costing the server.
+        if (error.retryAfterMs === undefined) return
+        if (this.refusals.take()) this.transport.pause(Math.min(error.retryAfterMs, MAX_PAUSE_MS))
+        else connection.close(Disconnect.rateLimitIgnored)
+      })
   }
 
   /** `fallbackCursor`: where a refused resume leaves the connection (at connect only). */
   private async sync (connection: Connection, frame: SyncFrame, fallbackCursor?: number): Promise<void> {
     if ((connection.syncing || this.syncWaiting) && fallbackCursor === undefined) throw new Errors.SyncInProgress()
-    if (!await this.readTurn(connection)) return
     const limit = Math.min(frame.limit ?? DEFAULT_SYNC_LIMIT, this.deps.settings.maxSyncPage)
+    if (!await this.readTurn(connection, limit)) return
     if (fallbackCursor !== undefined) connection.cursor = fallbackCursor
     const { upTo, more } = await connection.replay(frame.after, limit)
     connection.send(JSON.stringify({ type: 'synced', upTo, more }))
   }
 
   /**
-   * Waits until the user may read another page (the user's pages per second are shared by all
+   * Waits until the user may read another page of `messages` (the user's rate is shared by all
    * their connections and HTTP): a sync over the rate is slowed down, not refused. False when
    * the connection closed meanwhile.
    */
-  private async readTurn (connection: Connection): Promise<boolean> {
-    let wait = this.deps.readLimits.take(connection.userId)
+  private async readTurn (connection: Connection, messages: number): Promise<boolean> {
+    let wait = this.deps.readLimits.take(connection.userId, messages)
     if (wait === 0) return true
     this.deps.metrics.limited('read')
     this.syncWaiting = true
     try {
       while (wait > 0 && connection.open) {
         await new Promise((resolve) => setTimeout(resolve, wait))
-        wait = this.deps.readLimits.take(connection.userId)
+        wait = this.deps.readLimits.take(connection.userId, messages)
       }
     } finally {
       this.syncWaiting = false

@@ -15,6 +15,8 @@ export interface Transport {
   /** Drops the socket at once, without a closing handshake. */
   terminate (): void
   ping (): void
+  /** Stops reading the client's frames for `ms` (those already received are still handled). */
+  pause (ms: number): void
 }
 
 /** What a socket tells its handler (SocketHandler): a text frame, a pong, the end. */

@@ -29,6 +29,12 @@ export class WsTransport implements Transport {
   ping (): void {
     if (this.open) this.socket.ping()
   }
+
+  pause (ms: number): void {
+    if (!this.open || this.socket.isPaused) return
+    this.socket.pause()
+    setTimeout(() => { if (this.open) this.socket.resume() }, ms).unref()
+  }
 }
 
 /**

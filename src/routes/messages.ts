@@ -3,10 +3,25 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
-import { Errors, rateLimited } from '../errors.js'
+import { Errors, PublicFailure, rateLimited } from '../errors.js'
 import { readStreamPage, seqFor, type StoredMessage } from '../store/store.js'
 import { messageBody } from './bodies.js'
 import { principalOf, requireUser } from './guards.js'
+
+/** Default page sizes. */
+const SYNC_PAGE = 100
+const HISTORY_PAGE = 50
+
+/**
+ * A refusal over a rate (sending, reading) is answered after its wait (at most 1 s), so that
+ * a client hammering in a loop gets few answers, each of which costs the server, and no
+ * faster than it could have retried. Other errors pass at once.
+ */
+async function slowRefusal (err: unknown): Promise<never> {
+  const wait = err instanceof PublicFailure ? err.retryAfterMs : undefined
+  if (wait !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)))
+  throw err
+}
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, relay } = fastify
@@ -36,6 +51,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       sender = principal.id
     }
     const { message, duplicate } = await relay.delivery.send({ from: sender, to, content, clientMsgId, onBehalf: principal.kind === 'service' })
+      .catch(slowRefusal)
     return reply.code(duplicate ? 200 : 201).send({
       id: message.id,
       seq: message.senderSeq,
@@ -51,10 +67,13 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     users.addHook('onRequest', requireUser)
     // Reading a page takes a turn of the user's read rate, shared with their sockets' syncs.
     users.addHook('onRequest', async (request) => {
-      const wait = relay.readLimits.take(principalOf(request).id)
+      // The page asked for (its default, at most the largest page), before the query is validated.
+      const fallback = request.routeOptions.url === '/v1/sync' ? SYNC_PAGE : HISTORY_PAGE
+      const pageSize = Math.min(Number((request.query as { limit?: string }).limit ?? fallback) || fallback, Math.max(config.limits.maxSyncPage, config.limits.maxHistoryPage))
+      const wait = relay.readLimits.take(principalOf(request).id, pageSize)
       if (wait === 0) return
       fastify.metrics.limited('read')
-      throw rateLimited(wait)
+      await slowRefusal(rateLimited(wait))
     })
 
     users.get('/v1/conversations/:peer/messages', {
@@ -72,7 +91,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       const me = principalOf(request).id
       const { peer } = request.params
       if (await store.getUser(peer) === undefined) throw new Errors.UnknownUser(peer)
-      const limit = Math.min(request.query.limit ?? 50, config.limits.maxHistoryPage)
+      const limit = Math.min(request.query.limit ?? HISTORY_PAGE, config.limits.maxHistoryPage)
       const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
       const more = page.length > limit
       const shown = more ? page.slice(0, limit) : page
@@ -93,7 +112,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     }, async (request) => {
       const me = principalOf(request).id
       const after = request.query.after ?? 0
-      const limit = Math.min(request.query.limit ?? 100, config.limits.maxSyncPage)
+      const limit = Math.min(request.query.limit ?? SYNC_PAGE, config.limits.maxSyncPage)
       const { messages: shown, more } = await readStreamPage(store, me, after, limit)
       const last = shown[shown.length - 1]
       return {

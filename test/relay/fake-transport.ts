@@ -10,6 +10,8 @@ export class FakeTransport implements Transport {
   closedWith: Disconnect | undefined
   terminated = false
   pings = 0
+  /** Each pause(ms) the relay asked for. */
+  readonly pauses: number[] = []
 
   send (frame: string): void {
     if (!this.open) throw new Error('sent on a closed socket')
@@ -29,6 +31,10 @@ export class FakeTransport implements Transport {
 
   ping (): void {
     this.pings++
+  }
+
+  pause (ms: number): void {
+    this.pauses.push(ms)
   }
 
   frames (): Frame[] {

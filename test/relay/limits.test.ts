@@ -15,21 +15,24 @@ t.test('a flood over WebSocket: the burst is stored, the rest refused with rate_
   for (let i = 0; i < 40; i++) answers.push(await a.next())
   const sent = answers.filter((f) => f.type === 'sent')
   const refused = answers.filter((f) => f.type === 'error')
-  t.ok(sent.length >= 10 && sent.length <= 11, `the burst is stored (${sent.length})`)
+  // The burst at once; then the socket goes unread while alice may not send, and what it
+  // held meanwhile gets the tokens that refilled (a few of 5 per second).
+  t.ok(sent.length >= 10 && sent.length <= 14, `the burst is stored, hardly more (${sent.length})`)
   t.equal(refused.length, 40 - sent.length)
-  t.match(refused[0], { code: 'rate_limited', ref: `k${sent.length + 1}` })
+  t.match(refused[0], { code: 'rate_limited', ref: 'k11' })
   t.ok(refused.every((f) => f.code === 'rate_limited' && f.retryAfter > 0 && f.retryAfter <= 200), 'each says when to retry (ms)')
 
   const c = await Client.connect(server, carol)
   for (let i = 1; i <= 10; i++) c.send({ type: 'send', to: 'bob', content: `c${i}`, clientMsgId: `c${i}` })
   for (let i = 0; i < 10; i++) t.equal((await c.next()).type, 'sent', 'another user is not limited by alice\'s flood')
 
-  await sleep(refused[0]?.retryAfter as number + 10)
-  a.send({ type: 'send', to: 'bob', content: 'later', clientMsgId: `k${sent.length + 1}` })
-  t.match(await a.next(), { type: 'sent', clientMsgId: `k${sent.length + 1}` }, 'the refused one passes after retryAfter, with its clientMsgId')
+  await sleep(refused[refused.length - 1]?.retryAfter as number + 10)
+  a.send({ type: 'send', to: 'bob', content: 'later', clientMsgId: 'k11' })
+  t.match(await a.next(), { type: 'sent', clientMsgId: 'k11' }, 'a refused one passes after retryAfter, with its clientMsgId')
 
   const stream = (await api(server, 'GET', '/v1/sync?after=0&limit=500', { token: bob })).body.messages
   t.equal(stream.filter((m: { from: string }) => m.from === 'alice').length, sent.length + 1, 'exactly the acknowledged ones are stored')
+  t.same(stream.filter((m: { from: string }) => m.from === 'alice').map((m: { clientMsgId: string }) => m.clientMsgId).sort(), [...sent.map((f) => f.clientMsgId), 'k11'].sort())
 })
 
 t.test('over HTTP: 429 with Retry-After; a service sending as the user is not counted against them', async (t) => {
@@ -84,14 +87,15 @@ t.test('frames sent before `ready` are held up to a bound; a client that keeps g
 // not slow everyone else: reads take turns per user, shared by HTTP and WebSocket.
 
 t.test('reads over HTTP: the burst is served, then 429 with Retry-After; history and sync share the turns; others are not limited', async (t) => {
-  const server = await startServer(t, { DUOLOG_READ_RATE: '1', DUOLOG_READ_BURST: '3' })
+  // Turns are counted in messages: a page costs its limit (sync 100, history 50 by default).
+  const server = await startServer(t, { DUOLOG_READ_RATE: '100', DUOLOG_READ_BURST: '250' })
   const [alice, bob] = await users(server, 'alice', 'bob') as [string, string]
   const statuses = []
   statuses.push((await api(server, 'GET', '/v1/sync?after=0', { token: alice })).status)
   statuses.push((await api(server, 'GET', '/v1/conversations/bob/messages', { token: alice })).status)
-  statuses.push((await api(server, 'GET', '/v1/sync?after=0', { token: alice })).status)
-  const refused = await api(server, 'GET', '/v1/conversations/bob/messages', { token: alice })
-  t.same(statuses, [200, 200, 200])
+  statuses.push((await api(server, 'GET', '/v1/sync?after=0&limit=90', { token: alice })).status)
+  const refused = await api(server, 'GET', '/v1/conversations/bob/messages?limit=20', { token: alice })
+  t.same(statuses, [200, 200, 200], '100 + 50 + 90 of 250')
   t.equal(refused.status, 429)
   t.equal(refused.body.error.code, 'rate_limited')
   t.equal(refused.headers.get('retry-after'), '1')
@@ -101,7 +105,7 @@ t.test('reads over HTTP: the burst is served, then 429 with Retry-After; history
 })
 
 t.test('syncs over WebSocket past the rate wait their turn instead of failing, and use up the turns of HTTP reads', async (t) => {
-  const server = await startServer(t, { DUOLOG_READ_RATE: '4', DUOLOG_READ_BURST: '1' })
+  const server = await startServer(t, { DUOLOG_READ_RATE: '400', DUOLOG_READ_BURST: '100' })
   const [alice] = await users(server, 'alice', 'bob') as [string, string]
   const a = await Client.connect(server, alice)
   const started = Date.now()
@@ -109,7 +113,7 @@ t.test('syncs over WebSocket past the rate wait their turn instead of failing, a
     a.send({ type: 'sync', after: 0 })
     t.match(await a.next(), { type: 'synced', upTo: 0, more: false }, `sync ${i + 1} is answered`)
   }
-  // One at once, then one per 250 ms: the third answer cannot come before 500 ms.
+  // A page of 100 at once, then one per 250 ms: the third answer cannot come before 500 ms.
   t.ok(Date.now() - started >= 450, `the syncs past the burst were slowed (${Date.now() - started} ms)`)
   a.send({ type: 'sync', after: 0 })
   a.send({ type: 'sync', after: 0 })

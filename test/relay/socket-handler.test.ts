@@ -137,3 +137,25 @@ t.test('frames before `ready` are held up to 64; the next one closes the socket 
   events.receive(JSON.stringify({ type: 'ping' }))
   t.same(transport.closedWith, Disconnect.framesBeforeReady)
 })
+
+t.test('a send over the rate is refused and the socket goes unread until the client may send again', async (t) => {
+  const r = await relay(t, { DUOLOG_SEND_RATE: '10', DUOLOG_SEND_BURST: '2' })
+  const alice = await connected(r, 'alice')
+  for (let i = 1; i <= 3; i++) alice.events.receive(JSON.stringify({ type: 'send', to: 'bob', content: `m${i}`, clientMsgId: `c${i}` }))
+  await eventually(() => ofType(alice.transport, 'sent').length === 2 && ofType(alice.transport, 'error').length === 1)
+  const refusal = ofType(alice.transport, 'error')[0] as Frame
+  t.match(refusal, { code: 'rate_limited', ref: 'c3' })
+  t.same(alice.transport.pauses, [refusal.retryAfter], 'paused for exactly the wait it was told')
+  t.ok(refusal.retryAfter > 0 && refusal.retryAfter <= 100)
+})
+
+t.test('a client that keeps sending past its rate without waiting is closed with rate_limit_ignored (4029)', async (t) => {
+  const r = await relay(t, { DUOLOG_SEND_RATE: '1', DUOLOG_SEND_BURST: '1' })
+  const alice = await connected(r, 'alice')
+  for (let i = 1; i <= 30; i++) alice.events.receive(JSON.stringify({ type: 'send', to: 'bob', content: `m${i}` }))
+  await eventually(() => ofType(alice.transport, 'error').length === 29)
+  t.equal(alice.transport.closedWith, undefined, '29 refusals: still open')
+  for (let i = 1; i <= 30; i++) alice.events.receive(JSON.stringify({ type: 'send', to: 'bob', content: `n${i}` }))
+  await eventually(() => alice.transport.closedWith !== undefined)
+  t.match(alice.transport.closedWith, { code: 4029, reason: 'rate_limit_ignored' })
+})
