@@ -95,5 +95,7 @@ export function toPublicError (err: unknown): PublicError {
       return asPublic(new Errors.InvalidJson(message))
   }
   if (statusCode >= 400 && statusCode < 500) return { ...asPublic(new Errors.InvalidRequest(message)), statusCode }
+  // The embedded store failing (a full disk, a file gone or corrupt): retryable, not a bug.
+  if (typeof e.code === 'string' && e.code.startsWith('SQLITE_')) return asPublic(new Errors.StoreUnavailable())
   return asPublic(new Errors.Internal())
 }

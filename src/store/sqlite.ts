@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
@@ -83,6 +83,8 @@ export class SqliteStore implements Store {
   // This process is the file's only writer (locking_mode=EXCLUSIVE), so the newest seq of
   // each stream and the set of existing users can be remembered instead of queried per message.
   private readonly lastSeqs = new Map<string, number>()
+  /** The database file as opened (undefined in memory). */
+  private readonly identity: { ino: number, dev: number } | undefined
   private readonly knownUsers = new Set<string>()
 
   constructor (options: SqliteStoreOptions) {
@@ -94,6 +96,7 @@ export class SqliteStore implements Store {
     } else {
       mkdirSync(options.dataDir, { recursive: true })
       this.file = join(options.dataDir, 'duolog.db')
+      refuseMissingDatabase(options.dataDir, this.file)
     }
     this.db = new Database(this.file)
     // One process per file: a second duolog on the same data directory fails at start
@@ -106,6 +109,11 @@ export class SqliteStore implements Store {
     this.db.pragma('cache_size = -65536')
     this.db.pragma('wal_autocheckpoint = 10000')
     migrate(this.db)
+    this.identity = fileIdentity(this.file)
+    if (options.dataDir !== ':memory:') {
+      const marker = join(options.dataDir, MARKER)
+      if (!existsSync(marker)) writeFileSync(marker, 'This directory holds a duolog database (duolog.db). duolog refuses to start here without it.\n')
+    }
 
     const db = this.db
     this.stmts = {
@@ -155,7 +163,7 @@ export class SqliteStore implements Store {
         FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
         WHERE c.user_id = ? AND c.last_message_id < ? AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT ?`),
       messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
-      ping: db.prepare('SELECT 1').pluck()
+      probe: db.prepare('INSERT INTO meta (key, value) VALUES (\'ready_probe\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     }
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
@@ -444,8 +452,20 @@ export class SqliteStore implements Store {
     return this.stmts.revokedSince.all(since) as string[]
   }
 
+  /**
+   * Ready means: the files are still the ones opened (not deleted or replaced, or the next
+   * start would come up without what was stored), and a write commits (not a full disk, not
+   * a read-only or corrupt file).
+   */
   async ping (): Promise<void> {
-    this.stmts.ping.get()
+    if (this.identity !== undefined) {
+      const now = fileIdentity(this.file)
+      if (now === undefined || now.ino !== this.identity.ino || now.dev !== this.identity.dev) {
+        throw new Error(`${this.file} was deleted or replaced while open: restart only after restoring it`)
+      }
+      if (!existsSync(this.file + '-wal')) throw new Error(`${this.file}-wal was deleted while open: what it holds would be lost on restart`)
+    }
+    this.stmts.probe.run(Date.now())
   }
 
   async close (): Promise<void> {
@@ -454,6 +474,30 @@ export class SqliteStore implements Store {
     this.db.close()
   }
 }
+
+function fileIdentity (file: string): { ino: number, dev: number } | undefined {
+  if (file === ':memory:') return undefined
+  try {
+    const { ino, dev } = statSync(file)
+    return { ino, dev }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A data directory that was used before but has no database any more must not quietly start
+ * an empty one (every stored message would seem gone): only a new or empty directory does.
+ */
+function refuseMissingDatabase (dataDir: string, file: string): void {
+  if (existsSync(file)) return
+  const others = readdirSync(dataDir).filter((name) => name !== 'lost+found')
+  if (others.length === 0) return
+  throw new Error(`${dataDir} holds ${others.join(', ')} but no duolog.db: the database is missing. Restore it, or point DUOLOG_DATA_DIR at an empty directory to start afresh`)
+}
+
+/** Written beside the database: a directory that has it was used, even if every other file is gone. */
+const MARKER = 'duolog.marker'
 
 /** Applies the migrations newer than the file's user_version, each in its own transaction. */
 function migrate (db: Database.Database): void {
