@@ -1,14 +1,14 @@
 // The abusive user of bench/fairness.ts, forked (niced, so that the measuring process keeps
-// its CPU): MODE=flood sends as fast as the server answers, over WebSocket (200 frames in
-// flight) and HTTP (16 requests in flight); MODE=sync opens CONNECTIONS sockets of one user,
+// its CPU): MODE=flood-* sends as fast as the server answers, over WebSocket (200 frames in
+// flight, MODE=flood-ws) or HTTP (16 requests in flight, MODE=flood-http); MODE=sync opens CONNECTIONS sockets of one user,
 // each syncing its whole backlog page by page, over and over. Reports its counts every second.
 import WebSocket from 'ws'
 
 const url = process.env.URL as string
 const token = process.env.TOKEN as string
-const mode = process.env.MODE as 'flood' | 'sync'
+const mode = process.env.MODE as 'flood-ws' | 'flood-http' | 'sync'
 const counts = { stored: 0, refused: 0, pages: 0, connections: 0, closedByServer: 0 }
-setInterval(() => { process.send?.(counts) }, 1000).unref()
+setInterval(() => { if (process.send === undefined) console.log(JSON.stringify(counts)); else process.send(counts) }, 1000).unref()
 
 function open (): WebSocket {
   const ws = new WebSocket(url.replace('http:', 'ws:') + '/v1/ws', { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false })
@@ -17,8 +17,8 @@ function open (): WebSocket {
   return ws
 }
 
-if (mode === 'flood') {
-  let n = 0
+let n = 0
+if (mode === 'flood-ws') {
   // Over WebSocket, reconnecting at once whenever the server closes it.
   const flood = (): void => {
     const ws = open()
@@ -32,6 +32,7 @@ if (mode === 'flood') {
     ws.on('close', flood)
   }
   flood()
+} else if (mode === 'flood-http') {
   const loop = async (): Promise<void> => {
     for (;;) {
       const res = await fetch(url + '/v1/messages', {

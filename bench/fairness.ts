@@ -1,12 +1,12 @@
 // npm run bench -- --scenario fairness [--seconds 20 --warmup 3 --backlog 50000]
 // Other users' latency while one user abuses the server, as ratios to the same server's
 // latency without the abuse, measured in the same run. Twenty pairs of observers each send
-// 10 messages/s (send to the partner's `message` frame) and /healthz is polled every 100 ms.
-// Phases: quiet; a flooding user (as fast as the server answers, over WebSocket and HTTP);
+// 10 messages/s (send to the partner's `message` frame) and /healthz is polled every 25 ms.
+// Phases: quiet; a flooding user (as fast as the server answers, over WebSocket, then HTTP);
 // a heavy reader (50 sockets of one user syncing a backlog of --backlog messages in a loop).
 // Run against duolog as shipped (default limits) and with the limits lifted, which is how
 // duolog behaved before it had them. Server on CPU 0, observers and attacker on CPU 1.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -78,7 +78,7 @@ const summary = (samples: number[]): Latency => {
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), count: sorted.length }
 }
 
-/** Observers: 20 pairs at 10 messages/s each, and /healthz every 100 ms. */
+/** Observers: 20 pairs at 10 messages/s each, and /healthz every 25 ms. */
 async function observe (url: string, tokens: Map<string, string>): Promise<{ messages: number[], health: number[], stop: () => void }> {
   const messages: number[] = []
   const health: number[] = []
@@ -107,7 +107,7 @@ async function observe (url: string, tokens: Map<string, string>): Promise<{ mes
       const started = performance.now()
       try { await (await fetch(url + '/healthz')).arrayBuffer() } catch {}
       health.push(performance.now() - started)
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await new Promise((resolve) => setTimeout(resolve, 25))
     }
   })()
   return {
@@ -119,18 +119,17 @@ async function observe (url: string, tokens: Map<string, string>): Promise<{ mes
 
 interface Phase { name: string, messages: Latency, health: Latency, attacker: Record<string, number> | undefined }
 
-async function runPhase (name: string, url: string, tokens: Map<string, string>, attack: { mode: 'flood' | 'sync', user: string } | undefined): Promise<Phase> {
+async function runPhase (name: string, url: string, tokens: Map<string, string>, attack: { mode: 'flood-ws' | 'flood-http' | 'sync', user: string } | undefined): Promise<Phase> {
   let attacker: ChildProcess | undefined
   let counts: Record<string, number> | undefined
   if (attack !== undefined) {
-    attacker = fork(here('./attacker.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+    // nice applies to every thread the attacker starts (renice -p would only reach its main thread).
+    const node = [process.execPath, '--import', 'tsx', here('./attacker.ts')]
+    const argv = ['-n', '10', ...(pin ? ['taskset', '-c', '1'] : []), ...node]
+    attacker = spawn('nice', argv, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, URL: url, TOKEN: tokens.get(attack.user), MODE: attack.mode, CONNECTIONS: String(SYNC_CONNECTIONS) }
     })
-    if (attacker.pid !== undefined) {
-      execFileSync('renice', ['-n', '10', '-p', String(attacker.pid)], { stdio: 'ignore' })
-      if (pin) execFileSync('taskset', ['-pc', '1', String(attacker.pid)], { stdio: 'ignore' })
-    }
     attacker.on('message', (m: Record<string, number>) => { counts = m })
   }
   const observers = await observe(url, tokens)
@@ -173,12 +172,17 @@ for (const [label, env] of [['duolog (default limits)', {}], ['duolog, limits li
   const url = await listening(server)
   const tokens = await mintTokens(url)
   const quiet = await runPhase('quiet', url, tokens, undefined)
-  const phases = [quiet, await runPhase('flooding user', url, tokens, { mode: 'flood', user: 'flooder' }), await runPhase('heavy reader', url, tokens, { mode: 'sync', user: 'reader' })]
+  const phases = [
+    quiet,
+    await runPhase('flooding user, WebSocket', url, tokens, { mode: 'flood-ws', user: 'flooder' }),
+    await runPhase('flooding user, HTTP', url, tokens, { mode: 'flood-http', user: 'flooder' }),
+    await runPhase('heavy reader', url, tokens, { mode: 'sync', user: 'reader' })
+  ]
   await stop(server)
   rmSync(dir, { recursive: true, force: true })
   for (const p of phases) {
     const ratio = (a: number, b: number): string => p === quiet ? '' : `${(a / b).toFixed(2)}x`
-    const attacker = p.attacker === undefined ? '' : p.name === 'flooding user' ? `${p.attacker.stored?.toFixed(0)} stored/s, ${p.attacker.refused?.toFixed(0)} refused/s` : `${p.attacker.connections} sockets, ${p.attacker.pages?.toFixed(0)} pages/s`
+    const attacker = p.attacker === undefined ? '' : p.name.startsWith('flooding') ? `${p.attacker.stored?.toFixed(0)} stored/s, ${p.attacker.refused?.toFixed(0)} refused/s` : `${p.attacker.connections} sockets, ${p.attacker.pages?.toFixed(0)} pages/s`
     rows.push([label, p.name, p.messages.p50.toFixed(2), p.messages.p99.toFixed(2), ratio(p.messages.p50, quiet.messages.p50), ratio(p.messages.p99, quiet.messages.p99),
       p.health.p50.toFixed(2), p.health.p99.toFixed(2), ratio(p.health.p99, quiet.health.p99), attacker])
   }

@@ -34,3 +34,27 @@ export class KeyedLimits {
     for (const [key, bucket] of this.buckets) if (bucket.full()) this.buckets.delete(key)
   }
 }
+
+/** Keys barred for a while (a user whose connection was closed for ignoring its rate). */
+export class Cooldowns {
+  private readonly until = new Map<string, number>()
+
+  constructor (private readonly now: () => number = Date.now) {}
+
+  start (key: string, ms: number): void {
+    const now = this.now()
+    // Forget the expired ones now and then, so that the map holds current ones only.
+    if (this.until.size > 1000) for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    this.until.set(key, now + ms)
+  }
+
+  /** How many ms the key is still barred (0: not barred). */
+  remaining (key: string): number {
+    const until = this.until.get(key)
+    if (until === undefined) return 0
+    const left = until - this.now()
+    if (left > 0) return left
+    this.until.delete(key)
+    return 0
+  }
+}

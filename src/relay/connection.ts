@@ -7,6 +7,8 @@ import type { Transport } from './transport.js'
 import { Errors } from '../errors.js'
 
 const SLOW_CONSUMER_GRACE_MS = 1000
+/** Entries read and sent in one go when replaying a page. */
+const REPLAY_CHUNK = 100
 
 interface Offer {
   seq: number
@@ -130,7 +132,7 @@ export class Connection {
     this.mode = 'busy'
     let page: { messages: StoredMessage[], more: boolean }
     try {
-      page = await readStreamPage(this.stream, this.userId, after, limit)
+      page = await readStreamPage(this.stream, this.userId, after, Math.min(limit, REPLAY_CHUNK))
     } catch (err) {
       if (err instanceof Errors.InvalidCursor) {
         // Refused before touching the stream: carry on as before.
@@ -142,9 +144,23 @@ export class Connection {
       this.close(Disconnect.streamError)
       throw err
     }
-    const { more } = page
     this.cursor = after
-    for (const message of page.messages) this.sendEntry(message)
+    let sent = 0
+    try {
+      // A large page goes out in chunks with a turn of the event loop between them, so that
+      // one device catching up does not hold up everyone else's frames for long.
+      for (;;) {
+        for (const message of page.messages) this.sendEntry(message)
+        sent += page.messages.length
+        if (!page.more || sent >= limit || !this.open) break
+        await new Promise((resolve) => setImmediate(resolve))
+        page = await readStreamPage(this.stream, this.userId, this.cursor, Math.min(limit - sent, REPLAY_CHUNK))
+      }
+    } catch (err) {
+      this.close(Disconnect.streamError)
+      throw err
+    }
+    const { more } = page
     const upTo = this.cursor
     if (more) this.pauseDroppingPending()
     else await this.catchUp()

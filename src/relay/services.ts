@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js'
 import { Presence } from '../presence/presence.js'
 import type { PresenceStore } from '../presence/store.js'
 import type { Store } from '../store/store.js'
-import { KeyedLimits } from '../limits.js'
+import { Cooldowns, KeyedLimits } from '../limits.js'
 import { Delivery } from './delivery.js'
 import { Disconnect } from './disconnect.js'
 import { presenceFrame } from './frames.js'
@@ -40,6 +40,8 @@ export interface RelayServices {
    * once), shared by HTTP and WebSocket, so that one user's heavy reading cannot slow others.
    */
   readLimits: KeyedLimits
+  /** Users who may not open connections for a while (closed with 4029 for ignoring their rate). */
+  cooldowns: Cooldowns
   /** Takes over a socket just upgraded; `principal` when the upgrade carried a valid token, `after` to resume. */
   accept (transport: Transport, principal: Principal | null, after?: number): TransportEvents
   /** Stops the timers and asks every client to reconnect (elsewhere) and sync. */
@@ -67,7 +69,8 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     log
   })
   const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
-  const features = { hub, delivery, receipts, typing, presence, heartbeats, readLimits }
+  const cooldowns = new Cooldowns()
+  const features = { hub, delivery, receipts, typing, presence, heartbeats, readLimits, cooldowns }
   const socketDeps = {
     ...features,
     tokens,

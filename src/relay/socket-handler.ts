@@ -12,7 +12,7 @@ import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
 import type { Heartbeats } from './heartbeats.js'
 import type { Receipts } from './receipts.js'
 import type { Hub } from './hub.js'
-import type { KeyedLimits } from '../limits.js'
+import type { Cooldowns, KeyedLimits } from '../limits.js'
 import { TokenBucket } from '../token-bucket.js'
 import type { Transport, TransportEvents } from './transport.js'
 import type { Typing, TypingIndicators } from './typing.js'
@@ -24,6 +24,8 @@ const MAX_FRAMES_BEFORE_READY = 64
 const MAX_PAUSE_MS = 1000
 /** Send refusals a connection may get per second before it is closed for ignoring retryAfter. */
 const REFUSALS_PER_SECOND = 50
+/** How long a user closed for ignoring its rate may not open connections (reconnecting at once would start over). */
+export const RATE_LIMIT_COOLDOWN_MS = 10_000
 
 /** What every socket's handler uses: the relay's features and settings. */
 export interface SocketDeps {
@@ -35,6 +37,7 @@ export interface SocketDeps {
   presence: Pick<Presence, 'connected' | 'disconnected' | 'watch' | 'unwatch'>
   heartbeats: Pick<Heartbeats, 'heard'>
   readLimits: Pick<KeyedLimits, 'take'>
+  cooldowns: Cooldowns
   stream: StreamReader
   metrics: Pick<Metrics, 'messagesDelivered' | 'limited'>
   settings: {
@@ -75,6 +78,8 @@ export class SocketHandler implements TransportEvents {
   }
 
   receive (text: string): void {
+    // Frames still read after the server closed the connection are dropped unparsed.
+    if (this.connection !== null && !this.connection.open) return
     if (this.connection !== null) this.deps.heartbeats.heard(this.connection)
     if (this.early === null) {
       this.handle(text)
@@ -139,6 +144,10 @@ export class SocketHandler implements TransportEvents {
    */
   private async begin (principal: Principal, after: number | undefined): Promise<void> {
     const { deps } = this
+    if (deps.cooldowns.remaining(principal.id) > 0) {
+      this.transport.close(Disconnect.rateLimitIgnored)
+      return
+    }
     if (deps.hub.count(principal.id) >= deps.settings.maxConnectionsPerUser) {
       deps.log.info({ userId: principal.id }, 'websocket refused: too many connections')
       deps.metrics.limited('connections')
@@ -238,8 +247,13 @@ export class SocketHandler implements TransportEvents {
         // A client over its rate: stop reading its frames until it may send again, so that a
         // flood of refused sends waits in the network instead of costing the server.
         if (error.retryAfterMs === undefined) return
-        if (this.refusals.take()) this.transport.pause(Math.min(error.retryAfterMs, MAX_PAUSE_MS))
-        else connection.close(Disconnect.rateLimitIgnored)
+        if (this.refusals.take()) {
+          this.transport.pause(Math.min(error.retryAfterMs, MAX_PAUSE_MS))
+        } else {
+          this.deps.log.info({ userId: connection.userId, connectionId: connection.id }, 'websocket closed: sends past the rate without waiting')
+          this.deps.cooldowns.start(connection.userId, RATE_LIMIT_COOLDOWN_MS)
+          connection.close(Disconnect.rateLimitIgnored)
+        }
       })
   }
 

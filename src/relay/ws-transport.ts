@@ -19,7 +19,10 @@ export class WsTransport implements Transport {
   }
 
   close (disconnect: Disconnect): void {
-    if (this.open) this.socket.close(disconnect.code, disconnect.reason)
+    if (!this.open) return
+    this.socket.close(disconnect.code, disconnect.reason)
+    // The closing handshake needs the client's answer: a paused socket would never read it.
+    if (this.socket.isPaused) this.socket.resume()
   }
 
   terminate (): void {

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { Errors } from '../errors.js'
+import { Errors, PublicFailure } from '../errors.js'
 import type { Principal } from '../auth/tokens.js'
 
 /** onRequest hooks that run after fastify.authenticate. */
@@ -16,4 +16,15 @@ export async function requireUser (request: FastifyRequest): Promise<void> {
 export function principalOf (request: FastifyRequest): Principal {
   if (request.principal === null) throw new Errors.Unauthorized('an Authorization: Bearer token is required')
   return request.principal
+}
+
+/**
+ * A refusal over a rate (sending, reading) is answered after its wait (at most 1 s), so that
+ * a client hammering in a loop gets few answers, each of which costs the server, and no
+ * faster than it could have retried. Other errors pass at once.
+ */
+export async function slowRefusal (err: unknown): Promise<never> {
+  const wait = err instanceof PublicFailure ? err.retryAfterMs : undefined
+  if (wait !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)))
+  throw err
 }

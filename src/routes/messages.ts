@@ -3,25 +3,14 @@ import { ErrorSchema, authErrors } from '../schemas/common.js'
 import {
   HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
-import { Errors, PublicFailure, rateLimited } from '../errors.js'
+import { Errors, rateLimited } from '../errors.js'
 import { readStreamPage, seqFor, type StoredMessage } from '../store/store.js'
 import { messageBody } from './bodies.js'
-import { principalOf, requireUser } from './guards.js'
+import { principalOf, requireUser, slowRefusal } from './guards.js'
 
 /** Default page sizes. */
 const SYNC_PAGE = 100
 const HISTORY_PAGE = 50
-
-/**
- * A refusal over a rate (sending, reading) is answered after its wait (at most 1 s), so that
- * a client hammering in a loop gets few answers, each of which costs the server, and no
- * faster than it could have retried. Other errors pass at once.
- */
-async function slowRefusal (err: unknown): Promise<never> {
-  const wait = err instanceof PublicFailure ? err.retryAfterMs : undefined
-  if (wait !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1000)))
-  throw err
-}
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, relay } = fastify

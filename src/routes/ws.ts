@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { ErrorSchema } from '../schemas/common.js'
-import { Errors } from '../errors.js'
+import { Errors, rateLimited } from '../errors.js'
 import { bearerToken } from '../auth/tokens.js'
 import { attachWebSocket } from '../relay/ws-transport.js'
+import { slowRefusal } from './guards.js'
 
 const WsQuerySchema = Type.Object({
   after: Type.Optional(Type.Integer({
@@ -25,7 +26,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
         'or upgrade without it and send `{"type":"auth","token":"...","after"?:seq}` as the first frame. Tokens in the URL are refused.',
       security: [{}, { bearerAuth: [] }],
       querystring: WsQuerySchema,
-      response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 426: ErrorSchema }
+      response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 426: ErrorSchema, 429: ErrorSchema }
     },
     // Runs before the upgrade, so a foreign origin or a bad token is a plain HTTP 403 / 401 and no socket is opened.
     preValidation: async (request) => {
@@ -38,6 +39,8 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       if (token === undefined) return
       const principal = fastify.tokens.verify(token)
       if (principal.kind !== 'user') throw new Errors.Forbidden('the WebSocket is for users; services use the REST API')
+      const barred = fastify.relay.cooldowns.remaining(principal.id)
+      if (barred > 0) await slowRefusal(rateLimited(barred))
       request.principal = principal
     },
     handler: async (request, reply) => {

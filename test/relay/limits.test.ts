@@ -123,3 +123,19 @@ t.test('syncs over WebSocket past the rate wait their turn instead of failing, a
   t.equal(http.status, 429, 'the socket\'s syncs used alice\'s turns')
   a.close()
 })
+
+t.test('a client that floods without waiting is closed with 4029 and may not reconnect at once', async (t) => {
+  const server = await startServer(t, { DUOLOG_SEND_RATE: '1', DUOLOG_SEND_BURST: '1' })
+  const [alice, bob] = await users(server, 'alice', 'bob') as [string, string]
+  const a = await Client.connect(server, alice)
+  for (let i = 0; i < 200; i++) a.send({ type: 'send', to: 'bob', content: `flood ${i}` })
+  t.match(await a.closed, { code: 4029, reason: 'rate_limit_ignored' })
+  await t.rejects(Client.connect(server, alice), /unexpected response 429/, 'an upgrade with the token is refused before it happens')
+  const viaFrame = await Client.connect(server, alice, { via: 'frame', waitReady: false })
+  t.match(await viaFrame.closed, { code: 4029 }, 'and so is one that authenticates with a frame')
+  const b = await Client.connect(server, bob)
+  t.pass('another user connects as usual')
+  b.close()
+  const stored = (await api(server, 'GET', '/v1/sync?after=0&limit=500', { token: bob })).body.messages.length
+  t.ok(stored >= 1 && stored <= 3, `only what the rate allowed was stored (${stored})`)
+})
