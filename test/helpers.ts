@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
+import Database from 'better-sqlite3'
+import { retainForProcessLifetime } from '../src/store/sqlite.js'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
@@ -190,4 +192,15 @@ export async function eventually (fn: () => boolean | Promise<boolean>, timeoutM
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await sleep(20)
   }
+}
+
+/**
+ * Opens a SQLite file read-only, to look at what the store wrote. Its objects are kept for the
+ * life of the process, as the store keeps its own (see retainForProcessLifetime).
+ */
+export function inspectDatabase (file: string): Database.Database {
+  const db = retainForProcessLifetime(new Database(file, { readonly: true }))
+  const prepare = db.prepare.bind(db)
+  db.prepare = ((sql: string) => retainForProcessLifetime(prepare(sql))) as typeof db.prepare
+  return db
 }

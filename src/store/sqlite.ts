@@ -98,16 +98,17 @@ export class SqliteStore implements Store {
       this.file = join(options.dataDir, 'duolog.db')
       refuseMissingDatabase(options.dataDir, this.file)
     }
-    this.db = new Database(this.file)
+    this.db = retainForProcessLifetime(new Database(this.file))
     // One process per file: a second duolog on the same data directory fails at start
     // instead of writing behind this one's caches. Set before WAL so that the lock is taken
-    // at once and the WAL index lives in this process's memory.
-    this.db.pragma('locking_mode = EXCLUSIVE')
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    // at once and the WAL index lives in this process's memory. (exec, not pragma(): see
+    // retainForProcessLifetime.)
+    this.db.exec('PRAGMA locking_mode = EXCLUSIVE')
+    this.db.exec('PRAGMA journal_mode = WAL')
+    this.db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     // A page cache that holds the hot index pages, and fewer, larger checkpoints.
-    this.db.pragma('cache_size = -65536')
-    this.db.pragma('wal_autocheckpoint = 10000')
+    this.db.exec('PRAGMA cache_size = -65536')
+    this.db.exec('PRAGMA wal_autocheckpoint = 10000')
     migrate(this.db)
     this.identity = fileIdentity(this.file)
     if (options.dataDir !== ':memory:') {
@@ -165,6 +166,7 @@ export class SqliteStore implements Store {
       messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
       probe: db.prepare('INSERT INTO meta (key, value) VALUES (\'ready_probe\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     }
+    retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
 
@@ -224,7 +226,8 @@ export class SqliteStore implements Store {
   private loadTail (): void {
     this.tail.clear()
     const from = this.stmts.indexedUpTo.get() as number
-    for (const m of this.stmts.unindexed.iterate(from) as IterableIterator<StoredMessage>) this.tail.add(m)
+    // all(), not iterate(): an iterator is a native object that must not be collected (retainForProcessLifetime).
+    for (const m of this.stmts.unindexed.all(from) as StoredMessage[]) this.tail.add(m)
   }
 
   private scheduleIndex (): void {
@@ -496,18 +499,34 @@ function refuseMissingDatabase (dataDir: string, file: string): void {
   throw new Error(`${dataDir} holds ${others.join(', ')} but no duolog.db: the database is missing. Restore it, or point DUOLOG_DATA_DIR at an empty directory to start afresh`)
 }
 
+const retained: unknown[] = []
+
+/**
+ * Keeps better-sqlite3 objects reachable until the process exits. better-sqlite3 12 builds its
+ * Database, Statement and iterator objects on node::ObjectWrap, whose destructor aborts the
+ * process on Node.js 24.19 and later when the garbage collector frees one outside JavaScript
+ * (an idle GC, or at exit): "Assertion failed: (env) != nullptr". better-sqlite3 13 fixes
+ * that but does not run on Node.js 20, which duolog still supports. So every such object is
+ * made once (no pragma(), no iterate(), which make throwaway ones) and never collected; a
+ * process opens one store, so this costs nothing. Tests that open databases use it too.
+ */
+export function retainForProcessLifetime<T> (object: T): T {
+  retained.push(object)
+  return object
+}
+
 /** Written beside the database: a directory that has it was used, even if every other file is gone. */
 const MARKER = 'duolog.marker'
 
 /** Applies the migrations newer than the file's user_version, each in its own transaction. */
 function migrate (db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number
+  const current = retainForProcessLifetime(db.prepare('PRAGMA user_version').pluck()).get() as number
   sqliteMigrations.forEach((sql, index) => {
     const version = index + 1
     if (version <= current) return
     db.transaction(() => {
       db.exec(sql)
-      db.pragma(`user_version = ${version}`)
+      db.exec(`PRAGMA user_version = ${version}`)
     })()
   })
 }

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { Client, api, serviceToken, sleep, startServer, users } from '../helpers.js'
+import { Client, api, inspectDatabase, serviceToken, sleep, startServer, users } from '../helpers.js'
 
 async function login (server: Parameters<typeof api>[0], id: string): Promise<{ accessToken: string, refreshToken: string }> {
   const res = await api(server, 'POST', '/v1/auth/login', { body: { id, password: `${id}-password` } })
@@ -48,7 +47,7 @@ t.test('refresh tokens are stored hashed', async (t) => {
   await signup(server, 'alice')
   const { refreshToken } = await login(server, 'alice')
   await server.app.close()
-  const db = new Database(join(server.dataDir, 'duolog.db'), { readonly: true })
+  const db = inspectDatabase(join(server.dataDir, 'duolog.db'))
   t.teardown(() => db.close())
   const stored = db.prepare('SELECT hash FROM refresh_tokens').pluck().all() as string[]
   t.equal(stored.length, 1)

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { storeContract } from './contract.js'
 import { sqliteMigrations } from '../../src/store/migrations/sqlite.js'
-import { tempDir } from '../helpers.js'
+import { inspectDatabase, tempDir } from '../helpers.js'
 
 // Reads merge the index tables with the messages not yet indexed: run the contract with
 // everything indexed at once, with nothing indexed until close, and with a mix.
@@ -25,9 +25,9 @@ t.test('a SQLite file keeps everything across a reopen, and migrations run once'
   t.same((await second.readStream('bob', 0, 10)).map((m) => m.content), ['kept'])
   t.throws(() => new SqliteStore({ dataDir, synchronous: 'normal' }), /locked/, 'a second process on the same file is refused')
   await second.close()
-  const db = new Database(join(dataDir, 'duolog.db'), { readonly: true })
-  t.equal(db.pragma('user_version', { simple: true }), sqliteMigrations.length)
-  t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+  const db = inspectDatabase(join(dataDir, 'duolog.db'))
+  t.equal(db.prepare('PRAGMA user_version').pluck().get(), sqliteMigrations.length)
+  t.equal(db.prepare('PRAGMA journal_mode').pluck().get(), 'wal')
   db.close()
 })
 
@@ -40,7 +40,7 @@ t.test('messages stored but not indexed before a crash are indexed on the next s
   // What a kill -9 leaves: the log committed, the index not written. Closing the file
   // without the store's close() skips its index flush.
   ;(crashed as unknown as { db: Database.Database }).db.close()
-  const raw = new Database(join(dataDir, 'duolog.db'), { readonly: true })
+  const raw = inspectDatabase(join(dataDir, 'duolog.db'))
   t.equal(raw.prepare('SELECT count(*) FROM stream').pluck().get(), 0, 'nothing indexed yet')
   raw.close()
 
@@ -56,7 +56,7 @@ t.test('messages stored but not indexed before a crash are indexed on the next s
 t.test('the read queries use the index tables, not scans', async (t) => {
   const dataDir = tempDir()
   await new SqliteStore({ dataDir, synchronous: 'normal' }).close()
-  const db = new Database(join(dataDir, 'duolog.db'), { readonly: true })
+  const db = inspectDatabase(join(dataDir, 'duolog.db'))
   t.teardown(() => db.close())
   const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ')
   t.notMatch(plan('SELECT coalesce(max(seq), 0) FROM stream WHERE user_id = \'a\''), /SCAN/)
