@@ -13,7 +13,11 @@ async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
     options: { maxPayload: fastify.config.limits.maxFrameBytes },
     preClose (done) {
       // Every socket, authenticated or still waiting for its auth frame: reconnect elsewhere.
-      for (const client of fastify.websocketServer.clients) client.close(Disconnect.serverShutdown.code, Disconnect.serverShutdown.reason)
+      for (const client of fastify.websocketServer.clients) {
+        client.close(Disconnect.serverShutdown.code, Disconnect.serverShutdown.reason)
+        // A socket paused for its send rate must read the client's answer to the close.
+        if (client.isPaused) client.resume()
+      }
       fastify.websocketServer.close(() => { done() })
     }
   })

@@ -36,7 +36,8 @@ export class WsTransport implements Transport {
   pause (ms: number): void {
     if (!this.open || this.socket.isPaused) return
     this.socket.pause()
-    setTimeout(() => { if (this.open) this.socket.resume() }, ms).unref()
+    // Also while closing: the closing handshake needs the client's answer.
+    setTimeout(() => { if (this.socket.readyState !== this.socket.CLOSED) this.socket.resume() }, ms).unref()
   }
 }
 

@@ -139,3 +139,17 @@ t.test('a client that floods without waiting is closed with 4029 and may not rec
   const stored = (await api(server, 'GET', '/v1/sync?after=0&limit=500', { token: bob })).body.messages.length
   t.ok(stored >= 1 && stored <= 3, `only what the rate allowed was stored (${stored})`)
 })
+
+t.test('closing the server while a socket is paused for its rate does not wait for the pause or the close timeout', async (t) => {
+  const server = await startServer(t, { DUOLOG_SEND_RATE: '1', DUOLOG_SEND_BURST: '1' })
+  const [alice] = await users(server, 'alice', 'bob') as [string, string]
+  const a = await Client.connect(server, alice)
+  a.send({ type: 'send', to: 'bob', content: 'one', clientMsgId: 'one' })
+  a.send({ type: 'send', to: 'bob', content: 'two', clientMsgId: 'two' })
+  const answers = [await a.next(), await a.next()]
+  t.match(answers.find((f) => f.type === 'error'), { code: 'rate_limited', ref: 'two' }, 'refused: the socket goes unread for about a second')
+  void a.close()
+  const started = Date.now()
+  await server.app.close()
+  t.ok(Date.now() - started < 500, `closed in ${Date.now() - started} ms, not after the pause (1 s) or ws's close timeout (30 s)`)
+})
