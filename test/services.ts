@@ -107,3 +107,11 @@ export function nginxPath (): string | undefined {
   if (existsSync(NGINX)) return NGINX
   return missing(`${NGINX} is missing`, `install Debian's nginx-light (${NGINX})`)
 }
+
+const DOCKER_COMPOSE = '/usr/bin/docker-compose'
+
+/** Debian's docker-compose (1.29), to check that it accepts docker-compose.yml; missing, the suite skips (or fails in CI). */
+export function dockerComposePath (): string | undefined {
+  if (existsSync(DOCKER_COMPOSE)) return DOCKER_COMPOSE
+  return missing(`${DOCKER_COMPOSE} is missing`, `install Debian's docker-compose (${DOCKER_COMPOSE})`)
+}
