@@ -53,7 +53,7 @@ export const Errors = {
   RateLimited: createError('rate_limited', 'too many requests, retry in %s', 429),
   Internal: createError('internal_error', 'internal error', 500),
   StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503),
-  NotReady: createError('not_ready', 'the message store does not answer', 503),
+  NotReady: createError('not_ready', 'the message store cannot write', 503),
   ShuttingDown: createError('shutting_down', 'this server is shutting down: retry (on another instance)', 503),
   PresenceUnavailable: createError('presence_unavailable', 'presence is unavailable for now (its Redis does not answer)', 503)
 } as const

@@ -94,3 +94,60 @@ if (url !== undefined) {
     }
   })
 }
+
+if (url !== undefined) {
+  t.test('a database that only reads (a standby after a failover): /readyz 503, sends 503 store_unavailable; writable again, all is well', async (t) => {
+    const schema = schemaForTest(t, url)
+    // The role duolog logs in as is made read-only, then its connections are cut so that new
+    // ones start read-only: what a failover to a standby does to a client.
+    const role = `duolog_ro_${randomBytes(4).toString('hex')}`
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    await admin.query(`CREATE ROLE ${role} LOGIN SUPERUSER`)
+    t.teardown(async () => {
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role])
+      await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {})
+      await admin.end()
+    })
+    const roleUrl = new URL(url)
+    roleUrl.username = role
+    const server = spawnServer({
+      PORT: '0',
+      DUOLOG_DATABASE_URL: roleUrl.toString(),
+      DUOLOG_DATABASE_SCHEMA: schema,
+      DUOLOG_JWT_SECRET: JWT_SECRET,
+      DUOLOG_SERVICE_CLIENTS: 'backend:backend-secret-0123456789',
+      DUOLOG_AUTH_RATE_LIMIT: '100000'
+    })
+    t.teardown(() => server.kill('SIGKILL'))
+    const base = await listening(server)
+    const [alice] = await users(base, 'alice', 'bob') as [string, string]
+    t.equal((await api(base, 'GET', '/readyz')).status, 200)
+
+    const cut = async (): Promise<void> => { await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]) }
+    await admin.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`)
+    await cut()
+    const notReady = await retryUntil(async () => await api(base, 'GET', '/readyz'), (res) => res.status === 503)
+    t.match(notReady, { status: 503, body: { error: { code: 'not_ready' } } }, '/readyz: not ready')
+    const send = await retryUntil(async () => await api(base, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'while read-only', clientMsgId: 'ro-1' } }), (res) => res.status !== 503 || res.body.error?.code === 'store_unavailable')
+    t.match(send, { status: 503, body: { error: { code: 'store_unavailable' } } }, 'a send is refused as retryable, not 500')
+    t.equal(server.exitCode, null, 'the process keeps running')
+
+    await admin.query(`ALTER ROLE ${role} RESET default_transaction_read_only`)
+    await cut()
+    const ready = await retryUntil(async () => await api(base, 'GET', '/readyz'), (res) => res.status === 200)
+    t.equal(ready.status, 200, 'ready again')
+    const retried = await retryUntil(async () => await api(base, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'while read-only', clientMsgId: 'ro-1' } }), (res) => res.status === 201)
+    t.equal(retried.status, 201, 'the retry with the same clientMsgId is stored')
+  })
+}
+
+/** Calls `fn` until `done` holds (connections come back one by one); at most 5 s. */
+async function retryUntil<T> (fn: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const value = await fn()
+    if (done(value) || Date.now() > deadline) return value
+    await sleep(50)
+  }
+}

@@ -13,8 +13,9 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/readyz', {
     schema: {
       tags: ['health'],
-      summary: 'The message store answers, and the server is not shutting down',
-      description: 'On SIGTERM it answers 503 `shutting_down` for DUOLOG_DRAIN_MS while everything else is still served, so that a load balancer moves traffic away before the server closes.',
+      summary: 'The message store commits a write, and the server is not shutting down',
+      description: '503 `not_ready` while the store cannot write: unreachable, a full disk, SQLite files deleted or replaced, a read-only PostgreSQL. ' +
+        'On SIGTERM it answers 503 `shutting_down` for DUOLOG_DRAIN_MS while everything else is still served, so that a load balancer moves traffic away before the server closes.',
       response: { 200: StatusSchema, 503: ErrorSchema }
     }
   }, async (request) => {

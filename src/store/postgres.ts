@@ -39,6 +39,12 @@ function connectionLost (err: unknown): boolean {
   return typeof message === 'string' && /^(Connection terminated|Client was closed|Client has encountered a connection error|timeout exceeded when trying to connect)/.test(message)
 }
 
+/** The database answers but cannot write now: out of disk or memory (53), or a read-only node (a standby after a failover). */
+function cannotWrite (err: unknown): boolean {
+  const { code } = err as { code?: unknown }
+  return typeof code === 'string' && /^(53|25006$)/.test(code)
+}
+
 /**
  * The shared store for several duolog instances. Seqs stay dense under concurrent writers:
  * a batch first locks the `users` rows of everyone it writes to (in id order, so two
@@ -120,8 +126,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** What a caller sees of a pg error: StoreUnavailable (logged with its cause) when the database is out of reach. */
+  /** What a caller sees of a pg error: StoreUnavailable (logged with its cause) when the database is out of reach or cannot write. */
   private failure (err: unknown): unknown {
+    if (cannotWrite(err)) {
+      this.log.warn({ err: (err as Error).message }, 'postgres: cannot write')
+      return new Errors.StoreUnavailable()
+    }
     if (!connectionLost(err)) return err
     this.log.warn({ err: (err as Error).message }, 'postgres: connection lost')
     return new Errors.StoreUnavailable()
@@ -317,8 +327,9 @@ export class PostgresStore implements Store {
     return rows.map((r) => r.id)
   }
 
+  /** Ready means a write commits: a read-only node (a standby after a failover) is not ready. */
   async ping (): Promise<void> {
-    await this.query('SELECT 1', [])
+    await this.query('INSERT INTO readiness (probe, at) VALUES ($1, $2) ON CONFLICT (probe) DO UPDATE SET at = excluded.at', ['ready', Date.now()])
   }
 
   async close (): Promise<void> {

@@ -66,5 +66,9 @@ export const postgresMigrations: readonly string[] = [
   `
   -- One user per id whatever its case: "Alice" cannot sign up beside "alice" (ids are ASCII).
   CREATE UNIQUE INDEX users_id_lower ON users (lower(id));
+  `,
+  `
+  -- /readyz writes here: ready means a write commits (not a read-only node after a failover).
+  CREATE TABLE readiness (probe TEXT PRIMARY KEY, at BIGINT NOT NULL);
   `
 ]
