@@ -48,7 +48,7 @@ t.test('no token, password or content in any log line, a refused token-bearing U
   t.ok(server.lines().some((l) => l.msg === 'login failed' && l.account === 'carol'), 'a failed login is logged, with the account id')
 })
 
-t.test('one line per WebSocket authentication and close, with user, connection and close code', async (t) => {
+t.test('one line per WebSocket open, authentication and close, with user, connection and close code', async (t) => {
   const server = await loggedServer(t)
   const [alice] = await users(server.url, 'alice')
   const c = await Client.connect(server.wsUrl, alice)
@@ -60,7 +60,11 @@ t.test('one line per WebSocket authentication and close, with user, connection a
   await refused.closed
   await new Promise((resolve) => setTimeout(resolve, 50))
   const lines = server.lines()
+  t.match(lines.find((l) => l.msg === 'websocket opened'), { userId: 'alice', connectionId: ready.connectionId, auth: 'header' })
   t.match(lines.find((l) => l.msg === 'websocket authenticated'), { userId: 'alice', connectionId: ready.connectionId })
   t.match(lines.find((l) => l.msg === 'websocket closed'), { userId: 'alice', connectionId: ready.connectionId, code: 1000 })
-  t.match(lines.find((l) => l.msg === 'websocket authentication refused'), { code: 4500, reason: 'auth_failed' })
+  const refusal = lines.find((l) => l.msg === 'websocket authentication refused')
+  t.match(refusal, { code: 4500, reason: 'auth_failed', connectionId: String })
+  t.match(lines.find((l) => l.msg === 'websocket opened' && l.connectionId === refusal?.connectionId), { auth: 'frame' }, 'the refused socket\'s open, under the same id')
+  t.equal(lines.filter((l) => l.msg === 'websocket opened').length, 2, 'one line per socket opened')
 })

@@ -26,6 +26,8 @@ interface Offer {
 type Mode = 'live' | 'busy' | 'paused'
 
 export interface ConnectionOptions {
+  /** The socket's id, as its log lines name it (generated when not given). */
+  id?: string
   userId: string
   transport: Transport
   /** Where entries the connection missed live are read from. */
@@ -45,7 +47,7 @@ export interface ConnectionOptions {
  * band). Whatever it misses live (a gap, a sync running) is read from the store.
  */
 export class Connection {
-  readonly id = randomUUID()
+  readonly id: string
   readonly userId: string
   /** The highest seq this connection has been sent. */
   cursor = 0
@@ -61,6 +63,7 @@ export class Connection {
 
   constructor (options: ConnectionOptions) {
     this.delivered = options.delivered
+    this.id = options.id ?? randomUUID()
     this.userId = options.userId
     this.transport = options.transport
     this.stream = options.stream

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Principal, Tokens } from '../auth/tokens.js'
 import { Errors, toPublicError } from '../errors.js'
 import type { Log } from '../log.js'
@@ -55,6 +56,8 @@ export interface SocketDeps {
  * feature and its failure into an `error` frame.
  */
 export class SocketHandler implements TransportEvents {
+  /** Names the socket in every log line, from the upgrade on; the connection keeps it. */
+  private readonly id = randomUUID()
   private connection: Connection | null = null
   /** Frames received before the connection is live; null once it is. */
   private early: string[] | null = []
@@ -70,6 +73,7 @@ export class SocketHandler implements TransportEvents {
    * to resume from a seq.
    */
   constructor (private readonly deps: SocketDeps, private readonly transport: Transport, principal: Principal | null, after?: number) {
+    deps.log.info({ connectionId: this.id, userId: principal?.id, auth: principal === null ? 'frame' : 'header' }, 'websocket opened')
     if (principal !== null) {
       void this.begin(principal, after)
     } else {
@@ -102,7 +106,7 @@ export class SocketHandler implements TransportEvents {
     this.typing?.stopAll()
     const { connection } = this
     if (connection === null) {
-      this.deps.log.info({ code }, 'websocket closed before authentication')
+      this.deps.log.info({ connectionId: this.id, code }, 'websocket closed before authentication')
       return
     }
     this.deps.log.info({ userId: connection.userId, connectionId: connection.id, code }, 'websocket closed')
@@ -133,7 +137,7 @@ export class SocketHandler implements TransportEvents {
   }
 
   private refuse (disconnect: Disconnect): void {
-    this.deps.log.info({ code: disconnect.code, reason: disconnect.reason }, 'websocket authentication refused')
+    this.deps.log.info({ connectionId: this.id, code: disconnect.code, reason: disconnect.reason }, 'websocket authentication refused')
     this.transport.close(disconnect)
   }
 
@@ -149,12 +153,13 @@ export class SocketHandler implements TransportEvents {
       return
     }
     if (deps.hub.count(principal.id) >= deps.settings.maxConnectionsPerUser) {
-      deps.log.info({ userId: principal.id }, 'websocket refused: too many connections')
+      deps.log.info({ connectionId: this.id, userId: principal.id }, 'websocket refused: too many connections')
       deps.metrics.limited('connections')
       this.transport.close(Disconnect.tooManyConnections)
       return
     }
     const connection = new Connection({
+      id: this.id,
       userId: principal.id,
       transport: this.transport,
       stream: deps.stream,
