@@ -57,3 +57,95 @@ export const WatchFrameSchema = Type.Object({
 export type WatchFrame = Static<typeof WatchFrameSchema>
 
 export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame
+
+// Server -> client frames (docs/protocol.md). src/relay/frames.ts builds them by hand for
+// speed; test/relay/frames.test.ts checks what it builds against these. The client SDK's
+// types and the AsyncAPI document come from here.
+
+const MessageId = Type.Integer({ minimum: 1, description: 'Global message id; grows with time.' })
+
+export const ReadyFrameSchema = Type.Object({
+  type: Type.Literal('ready'),
+  userId: UserIdSchema,
+  connectionId: Type.String(),
+  lastSeq: SeqSchema,
+  ackedSeq: SeqSchema
+}, { title: 'ReadyFrame', description: 'After authentication: the connection is live (or replays first, when `after` was given).' })
+
+export const MessageFrameSchema = Type.Object({
+  type: Type.Literal('message'),
+  id: MessageId,
+  seq: Type.Integer({ minimum: 1, description: 'The position of this message in the receiving user\'s stream.' }),
+  from: UserIdSchema,
+  to: UserIdSchema,
+  content: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  clientMsgId: Type.Optional(ClientMsgIdSchema)
+}, { title: 'MessageFrame', description: 'A stream entry: a message to or from this user, in seq order.' })
+
+export const SentFrameSchema = Type.Object({
+  type: Type.Literal('sent'),
+  clientMsgId: Type.Optional(ClientMsgIdSchema),
+  id: MessageId,
+  seq: Type.Integer({ minimum: 1, description: 'The position of the message in the sender\'s stream.' }),
+  createdAt: Type.String({ format: 'date-time' })
+}, { title: 'SentFrame', description: 'This connection\'s send is stored.' })
+
+export const SyncedFrameSchema = Type.Object({
+  type: Type.Literal('synced'),
+  upTo: SeqSchema,
+  more: Type.Boolean()
+}, { title: 'SyncedFrame', description: 'The end of a sync page; with `more`, sync again from `upTo`.' })
+
+export const TypingEventFrameSchema = Type.Object({
+  type: Type.Literal('typing'),
+  from: UserIdSchema,
+  state: Type.Union([Type.Literal('start'), Type.Literal('stop')])
+}, { title: 'TypingEventFrame', description: 'A user started or stopped typing to this user.' })
+
+export const PresenceFrameSchema = Type.Object({
+  type: Type.Literal('presence'),
+  userId: UserIdSchema,
+  online: Type.Boolean(),
+  lastSeen: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+}, { title: 'PresenceFrame', description: 'After `watch`, and when a watched user goes online or offline.' })
+
+export const ReceiptFrameSchema = Type.Object({
+  type: Type.Literal('receipt'),
+  kind: Type.Union([Type.Literal('delivered'), Type.Literal('read')]),
+  peer: UserIdSchema,
+  by: UserIdSchema,
+  upTo: MessageId
+}, { title: 'ReceiptFrame', description: '`by` acknowledged (delivered) or read the messages of the conversation with `peer` up to message id `upTo`.' })
+
+export const AuthenticatedFrameSchema = Type.Object({
+  type: Type.Literal('authenticated'),
+  expiresAt: Type.String({ format: 'date-time' })
+}, { title: 'AuthenticatedFrame', description: 'A fresh token sent in an `auth` frame was accepted: the connection now lasts until it expires.' })
+
+export const PongFrameSchema = Type.Object({ type: Type.Literal('pong') }, { title: 'PongFrame' })
+
+export const ErrorFrameSchema = Type.Object({
+  type: Type.Literal('error'),
+  code: Type.String({ description: 'snake_case, stable (docs/errors.md)' }),
+  message: Type.String(),
+  ref: Type.Optional(Type.String({ description: 'The clientMsgId of the send it concerns.' })),
+  retryAfter: Type.Optional(Type.Integer({ minimum: 0, description: 'With rate_limited: ms to wait before sending again.' }))
+}, { title: 'ErrorFrame', description: 'A frame was refused; the connection stays open.' })
+
+export const ServerFrameSchemas = [
+  ReadyFrameSchema, MessageFrameSchema, SentFrameSchema, SyncedFrameSchema, TypingEventFrameSchema,
+  PresenceFrameSchema, ReceiptFrameSchema, AuthenticatedFrameSchema, PongFrameSchema, ErrorFrameSchema
+] as const
+
+export type ReadyFrame = Static<typeof ReadyFrameSchema>
+export type MessageFrame = Static<typeof MessageFrameSchema>
+export type SentFrame = Static<typeof SentFrameSchema>
+export type SyncedFrame = Static<typeof SyncedFrameSchema>
+export type TypingEventFrame = Static<typeof TypingEventFrameSchema>
+export type PresenceFrame = Static<typeof PresenceFrameSchema>
+export type ReceiptFrame = Static<typeof ReceiptFrameSchema>
+export type AuthenticatedFrame = Static<typeof AuthenticatedFrameSchema>
+export type PongFrame = Static<typeof PongFrameSchema>
+export type ErrorFrame = Static<typeof ErrorFrameSchema>
+export type ServerFrame = ReadyFrame | MessageFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame
