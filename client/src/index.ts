@@ -1,0 +1,5 @@
+export { DuologClient, DuologHttpError, SendError } from './client.js'
+export type { ClientEvents, ClosedReason, ConnectionState, DuologClientOptions, SentMessageResult, WebSocketConstructor, WebSocketLike } from './client.js'
+export { LocalStorage, MemoryStorage } from './storage.js'
+export type { Storage } from './storage.js'
+export type * from './protocol.js'
