@@ -4,9 +4,11 @@
 FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY client ./client
 RUN npm run build && npm prune --omit=dev
 
 # Run: only the compiled code and production dependencies, as a non-root user.
