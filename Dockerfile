@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# /asyncapi.json is served from the committed document.
+COPY --chown=node:node openapi/asyncapi.json ./openapi/asyncapi.json
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
