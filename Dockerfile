@@ -9,6 +9,8 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY client ./client
+COPY demo ./demo
+COPY scripts/build-demo.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 # Run: only the compiled code and production dependencies, as a non-root user.
@@ -21,6 +23,9 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The demo page (off in production unless DUOLOG_DEMO=true) and its bundle.
+COPY --from=build --chown=node:node /app/demo/index.html ./demo/index.html
+COPY --from=build --chown=node:node /app/demo/dist ./demo/dist
 # /asyncapi.json is served from the committed document.
 COPY --chown=node:node openapi/asyncapi.json ./openapi/asyncapi.json
 RUN mkdir -p /data && chown node:node /data

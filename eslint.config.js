@@ -1,7 +1,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'client/dist/**', 'coverage/**', '.tap/**', 'data/**'] }),
+  ...neostandard({ ts: true, ignores: ['**/dist/**', 'coverage/**', '.tap/**', 'data/**'] }),
   {
     rules: {
       // `void promise` marks a promise that handles its own errors (see each call site).

@@ -24,6 +24,7 @@ import conversationRoutes from './routes/conversations.js'
 import presenceRoutes from './routes/presence.js'
 import wsRoutes from './routes/ws.js'
 import metricsRoutes from './routes/metrics.js'
+import demoRoutes from './routes/demo.js'
 
 /** Where the server is in its life: a load balancer reads it from /readyz. */
 export interface Lifecycle {
@@ -104,6 +105,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(presenceRoutes)
   await fastify.register(wsRoutes)
   await fastify.register(metricsRoutes)
+  await fastify.register(demoRoutes)
 }
 
 const duolog = fp(app, { name: 'duolog' })

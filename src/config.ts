@@ -61,6 +61,8 @@ export interface Config {
   allowedOrigins: string[] | undefined
   /** Bearer token for /metrics; undefined: no /metrics. */
   metricsToken: string | undefined
+  /** The demo chat page at /. */
+  demo: boolean
   limits: {
     maxContentLength: number
     maxFrameBytes: number
@@ -237,6 +239,7 @@ function toConfig (v: SettingValues): Config {
     corsOrigins: corsOrigins(v.DUOLOG_CORS_ORIGINS),
     allowedOrigins: origins('DUOLOG_ALLOWED_ORIGINS', list(v.DUOLOG_ALLOWED_ORIGINS)),
     metricsToken: v.DUOLOG_METRICS_TOKEN,
+    demo: v.DUOLOG_DEMO ?? !production,
     limits: {
       maxContentLength: v.DUOLOG_MAX_CONTENT_LENGTH,
       maxFrameBytes: v.DUOLOG_MAX_FRAME_BYTES,

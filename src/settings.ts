@@ -17,6 +17,8 @@ const flag = (fallback: boolean, doc: Doc): TBoolean => Type.Boolean({ default: 
 const choice = <const T extends string>(values: readonly T[], fallback: T, doc: Doc): TUnion<Array<TLiteral<T>>> =>
   Type.Union(values.map((v) => Type.Literal(v)), { default: fallback, ...doc })
 const text = (fallback: string, doc: TextDoc): TString => Type.String({ default: fallback, ...doc })
+/** A flag whose default depends on another setting (said in its description). */
+const optionalFlag = (doc: Doc): TOptional<TBoolean> => Type.Optional(Type.Boolean(doc))
 /** A variable with no default: unset means the feature is off (or, for the secret, generated). */
 const optionalText = (doc: TextDoc): TOptional<TString> => Type.Optional(Type.String(doc))
 
@@ -50,6 +52,7 @@ export const Settings = Type.Object({
   DUOLOG_CORS_ORIGINS: optionalText({ shown: 'none', description: 'origins whose pages may call the REST API from a browser (CORS), comma-separated (`https://app.example.com,...`), or `*` for any; unset: no CORS headers, so browsers allow only same-origin pages' }),
   DUOLOG_ALLOWED_ORIGINS: optionalText({ shown: 'any', description: 'origins whose pages may open a WebSocket, comma-separated; an upgrade with another `Origin` header gets 403 `origin_not_allowed` before it is upgraded (clients that send no `Origin`, such as backends and apps, are not affected); unset: any origin' }),
   DUOLOG_METRICS_TOKEN: optionalText({ minLength: MIN_METRICS_TOKEN_LENGTH, hint: `at least ${MIN_METRICS_TOKEN_LENGTH} characters`, shown: 'none', description: `bearer token for Prometheus \`GET /metrics\` on the main port (at least ${MIN_METRICS_TOKEN_LENGTH} characters); unset: \`/metrics\` answers 404` }),
+  DUOLOG_DEMO: optionalFlag({ shown: 'on (off in production)', description: 'the demo chat page at `/` (sign up, log in, chat, on the client SDK); unset: on, except with `NODE_ENV=production`' }),
   DUOLOG_SQLITE_SYNCHRONOUS: choice(['normal', 'full'], 'normal', { description: '`normal` survives a killed process; `full` also survives a power loss (an fsync per commit)' }),
   DUOLOG_MAX_CONTENT_LENGTH: whole(4000, 1, 1_000_000, { description: 'characters per message' }),
   DUOLOG_MAX_FRAME_BYTES: whole(64 * 1024, 1024, 16 * 1024 * 1024, { description: 'largest WebSocket frame (larger: close 1009) and HTTP body (larger: 413)' }),

@@ -78,6 +78,14 @@ t.test('README\'s configuration table is the one src/settings.ts declares', asyn
   for (const name of table) t.doesNotThrow(() => loadConfig({ [name]: '' }), `${name} (in README's table) is a setting`)
 })
 
+t.test('the demo page: on by default, off in production unless asked for', async (t) => {
+  const production = { NODE_ENV: 'production', DUOLOG_JWT_SECRET: 'x'.repeat(32) }
+  t.equal(loadConfig({}).demo, true)
+  t.equal(loadConfig({ DUOLOG_DEMO: 'false' }).demo, false)
+  t.equal(loadConfig(production).demo, false)
+  t.equal(loadConfig({ ...production, DUOLOG_DEMO: 'true' }).demo, true)
+})
+
 t.test('origins and the metrics token', async (t) => {
   t.match(loadConfig({}), { corsOrigins: undefined, allowedOrigins: undefined, metricsToken: undefined })
   t.match(loadConfig({ DUOLOG_CORS_ORIGINS: 'https://App.example.com, http://localhost:5173', DUOLOG_ALLOWED_ORIGINS: 'https://app.example.com' }),
