@@ -86,7 +86,14 @@ export function toPublicError (err: unknown): PublicError {
   const statusCode = typeof e.statusCode === 'number' ? e.statusCode : 500
   const message = typeof e.message === 'string' ? e.message : 'error'
   if (err instanceof PublicFailure) return asPublic(err)
-  if (e.validation !== undefined) return asPublic(new Errors.InvalidRequest(message))
+  if (e.validation !== undefined) {
+    const first = (e.validation as Array<{ keyword?: string, instancePath?: string, params?: { additionalProperty?: string } }>)[0]
+    if (first?.keyword === 'additionalProperties' && first.params?.additionalProperty !== undefined) {
+      const where = `${(e as { validationContext?: string }).validationContext ?? 'body'}${first.instancePath ?? ''}`
+      return asPublic(new Errors.InvalidRequest(`${where}/${first.params.additionalProperty} is not a known field`))
+    }
+    return asPublic(new Errors.InvalidRequest(message))
+  }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE': return asPublic(new Errors.PayloadTooLarge(message))
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return asPublic(new Errors.UnsupportedMediaType(message))

@@ -9,8 +9,9 @@ const common: Options = { removeAdditional: true, useDefaults: true, allErrors: 
 
 // Query strings and path parameters are text: "?limit=10" must become a number.
 const coercing = addFormats(new Ajv({ ...common, coerceTypes: 'array' }))
-// A JSON body says what it means: `"content": 7` is an error, not the string "7".
-const strict = addFormats(new Ajv({ ...common, coerceTypes: false }))
+// A JSON body says what it means: `"content": 7` is an error, not the string "7", and a
+// field the route does not know (a typo: "contnet") is refused, not silently dropped.
+const strict = addFormats(new Ajv({ ...common, removeAdditional: false, coerceTypes: false }))
 
 export const validatorCompiler: FastifySchemaCompiler<any> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? strict : coercing).compile(schema)

@@ -68,3 +68,14 @@ t.test('the user ids "." and ".." are refused', async (t) => {
   t.match(await api(server, 'POST', '/v1/users', { token: service, body: { id: '...' } }), { status: 201 }, 'dots with nothing special about them are fine')
   t.match(await api(server, 'POST', '/v1/users', { token: service, body: { id: '.a' } }), { status: 201 })
 })
+
+t.test('an unknown field in a body is refused with a 400 that names it (as the documents say: additionalProperties false)', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice', 'bob') as [string, string]
+  const typo = await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', contnet: 'a typo', content: 'x' } })
+  t.match(typo, { status: 400, body: { error: { code: 'invalid_request', message: 'body/contnet is not a known field' } } })
+  const login = await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'x', remember: true } })
+  t.match(login, { status: 400, body: { error: { message: 'body/remember is not a known field' } } })
+  const stored = await api(server, 'GET', '/v1/sync?after=0', { token: alice })
+  t.equal(stored.body.messages.length, 0, 'nothing was stored')
+})
