@@ -17,6 +17,7 @@ const OPTIONAL = Symbol.for('TypeBox.Optional')
 function typeOf (s: Schema, indent: string): string {
   if (s.const !== undefined) return typeof s.const === 'string' ? `'${s.const}'` : String(s.const)
   if (s.anyOf !== undefined) return (s.anyOf as Schema[]).map((member) => typeOf(member, indent)).join(' | ')
+  if (Array.isArray(s.enum)) return (s.enum as string[]).map((v) => `'${v}'`).join(' | ')
   switch (s.type) {
     case 'string': return 'string'
     case 'integer':

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { shapeForClients } from './openapi-shape.js'
 
 /** OpenAPI 3.1 generated from the route schemas: /openapi.json, and Swagger UI at /docs. */
 async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
@@ -12,8 +13,9 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
       info: {
         title: 'duolog',
         version: '0.1.0',
-        description: 'One-to-one messaging relay. The WebSocket protocol is in docs/protocol.md. ' +
-          'Errors are `{ "error": { "code", "message" } }`.'
+        description: 'One-to-one messaging relay. The WebSocket protocol is in docs/protocol.md and, machine-readable, in /asyncapi.json. ' +
+          'Errors are `{ "error": { "code", "message" } }`.',
+        license: { name: 'MIT', identifier: 'MIT' }
       },
       components: {
         securitySchemes: {
@@ -25,11 +27,12 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
         { name: 'identity', description: 'Users, login and tokens' },
         { name: 'messages', description: 'Sending, history and sync' },
         { name: 'conversations', description: 'Conversation list, unread counts, read markers' },
-        { name: 'presence' },
-        { name: 'websocket' },
-        { name: 'health' }
+        { name: 'presence', description: 'Who is online, and when they were last seen' },
+        { name: 'websocket', description: 'The WebSocket upgrade (the protocol: /asyncapi.json)' },
+        { name: 'health', description: 'Liveness, readiness and metrics' }
       ]
-    }
+    },
+    transformObject: (document) => shapeForClients((document as { openapiObject: Record<string, any> }).openapiObject)
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())

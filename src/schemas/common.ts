@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { publicCodes } from '../errors.js'
 
 /** `.` and `..` are refused: they would read as paths wherever an id lands in a URL. */
 export const USER_ID_PATTERN = '^(?!\\.{1,2}$)[A-Za-z0-9_.-]{1,64}$'
@@ -20,7 +21,7 @@ export const SeqSchema = Type.Integer({ minimum: 0, maximum: MAX_INTEGER, descri
 
 export const ErrorSchema = Type.Object({
   error: Type.Object({
-    code: Type.String({ description: 'snake_case, stable' }),
+    code: Type.String({ enum: publicCodes(), description: 'snake_case, stable (docs/errors.md)' }),
     message: Type.String()
   })
 }, { title: 'Error' })

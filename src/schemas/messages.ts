@@ -6,7 +6,7 @@ export const SendMessageSchema = Type.Object({
   content: ContentSchema,
   clientMsgId: Type.Optional(ClientMsgIdSchema),
   from: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'Services only: the user the message is sent as.' }))
-}, { additionalProperties: false })
+}, { additionalProperties: false, title: 'SendMessage', examples: [{ to: 'bob', content: 'Are you there?', clientMsgId: '3f0c-1' }] })
 export type SendMessage = Static<typeof SendMessageSchema>
 
 export const SentMessageSchema = Type.Object({
@@ -16,7 +16,7 @@ export const SentMessageSchema = Type.Object({
   to: UserIdSchema,
   createdAt: TimestampSchema,
   clientMsgId: Type.Optional(ClientMsgIdSchema)
-})
+}, { title: 'SentMessage' })
 export type SentMessage = Static<typeof SentMessageSchema>
 
 export const PeerParamsSchema = Type.Object({ peer: UserIdSchema })
@@ -32,7 +32,7 @@ export type HistoryQuery = Static<typeof HistoryQuerySchema>
 export const HistoryPageSchema = Type.Object({
   messages: Type.Array(MessageSchema, { description: 'Newest first.' }),
   nextBefore: Type.Union([Type.Integer(), Type.Null()], { description: 'Pass as `before` for the next (older) page; null when there is none.' })
-})
+}, { title: 'HistoryPage' })
 export type HistoryPage = Static<typeof HistoryPageSchema>
 
 export const SyncQuerySchema = Type.Object({
@@ -45,5 +45,5 @@ export const SyncPageSchema = Type.Object({
   messages: Type.Array(MessageSchema, { description: 'Oldest first, seq dense from after + 1.' }),
   upTo: SeqSchema,
   more: Type.Boolean({ description: 'true when the stream has entries after upTo: call again with after = upTo.' })
-})
+}, { title: 'SyncPage' })
 export type SyncPage = Static<typeof SyncPageSchema>

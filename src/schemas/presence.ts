@@ -6,7 +6,7 @@ export const PresenceSchema = Type.Object({
   online: Type.Boolean(),
   connections: Type.Integer({ minimum: 0 }),
   lastSeen: Type.Union([TimestampSchema, Type.Null()], { description: 'Now while online; else when the last connection closed; null if never connected.' })
-})
+}, { title: 'Presence' })
 export type Presence = Static<typeof PresenceSchema>
 
 export const PresenceParamsSchema = Type.Object({ userId: UserIdSchema })
@@ -19,5 +19,5 @@ export type PresenceQuery = Static<typeof PresenceQuerySchema>
 
 export const PresenceListSchema = Type.Object({
   presence: Type.Array(PresenceSchema, { description: 'One entry per known user the caller may see, in the order asked; the others are left out.' })
-})
+}, { title: 'PresenceList' })
 export type PresenceList = Static<typeof PresenceListSchema>
