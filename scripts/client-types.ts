@@ -13,8 +13,12 @@ import { LoginSchema, RefreshSchema, SessionTokenSchema, TokenSchema } from '../
 type Schema = TSchema & { [key: string]: any }
 const OPTIONAL = Symbol.for('TypeBox.Optional')
 
+/** Titles of the schemas exported by name: a nested one is written as its name. */
+const byTitle = new Map<string, string>()
+
 /** TypeScript for a JSON schema of the shapes duolog's schemas use. */
-function typeOf (s: Schema, indent: string): string {
+function typeOf (s: Schema, indent: string, top = false): string {
+  if (!top && typeof s.title === 'string' && byTitle.has(s.title)) return byTitle.get(s.title) as string
   if (s.const !== undefined) return typeof s.const === 'string' ? `'${s.const}'` : String(s.const)
   if (s.anyOf !== undefined) return (s.anyOf as Schema[]).map((member) => typeOf(member, indent)).join(' | ')
   if (Array.isArray(s.enum)) return (s.enum as string[]).map((v) => `'${v}'`).join(' | ')
@@ -83,9 +87,13 @@ const named: Record<string, TSchema> = {
 export function clientTypes (): string {
   const out = ['// Generated from the server\'s schemas by `npm run client-types`: do not edit.', '']
   for (const [name, schema] of Object.entries(named)) {
+    const title = (schema as Schema).title
+    if (typeof title === 'string') byTitle.set(title, name)
+  }
+  for (const [name, schema] of Object.entries(named)) {
     const s = schema as Schema
     if (s.description !== undefined) out.push(`/** ${String(s.description)} */`)
-    out.push(`export type ${name} = ${typeOf(s, '')}`, '')
+    out.push(`export type ${name} = ${typeOf(s, '', true)}`, '')
   }
   out.push('export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame')
   out.push('export type ServerFrame = ReadyFrame | MessageFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame')

@@ -201,40 +201,14 @@ export type SentMessage = {
 
 export type HistoryPage = {
   /** Newest first. */
-  messages: Array<{
-    /** Global message id; grows with time. */
-    id: number
-    /** The position of this message in the caller's stream. */
-    seq: number
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    from: string
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    to: string
-    content: string
-    createdAt: string
-    /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
-    clientMsgId?: string
-  }>
+  messages: Array<Message>
   /** Pass as `before` for the next (older) page; null when there is none. */
   nextBefore: number | null
 }
 
 export type SyncPage = {
   /** Oldest first, seq dense from after + 1. */
-  messages: Array<{
-    /** Global message id; grows with time. */
-    id: number
-    /** The position of this message in the caller's stream. */
-    seq: number
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    from: string
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    to: string
-    content: string
-    createdAt: string
-    /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
-    clientMsgId?: string
-  }>
+  messages: Array<Message>
   /** A position in a user stream (dense, from 1). */
   upTo: number
   /** true when the stream has entries after upTo: call again with after = upTo. */
@@ -244,20 +218,7 @@ export type SyncPage = {
 export type Conversation = {
   /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
   peer: string
-  lastMessage: {
-    /** Global message id; grows with time. */
-    id: number
-    /** The position of this message in the caller's stream. */
-    seq: number
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    from: string
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    to: string
-    content: string
-    createdAt: string
-    /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
-    clientMsgId?: string
-  }
+  lastMessage: Message
   /** Messages from the peer after readUpTo. */
   unread: number
   /** The caller's read marker (a message id; 0: none). */
@@ -270,32 +231,7 @@ export type Conversation = {
 
 export type ConversationList = {
   /** Most recent first. */
-  conversations: Array<{
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    peer: string
-    lastMessage: {
-      /** Global message id; grows with time. */
-      id: number
-      /** The position of this message in the caller's stream. */
-      seq: number
-      /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-      from: string
-      /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-      to: string
-      content: string
-      createdAt: string
-      /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
-      clientMsgId?: string
-    }
-    /** Messages from the peer after readUpTo. */
-    unread: number
-    /** The caller's read marker (a message id; 0: none). */
-    readUpTo: number
-    /** How far the peer has read; null when read receipts are off. */
-    peerReadUpTo: number | null
-    /** The caller's newest message that reached a device of the peer. */
-    peerDeliveredUpTo: number
-  }>
+  conversations: Array<Conversation>
   nextBefore: number | null
 }
 
@@ -317,14 +253,7 @@ export type Presence = {
 
 export type PresenceList = {
   /** One entry per known user the caller may see, in the order asked; the others are left out. */
-  presence: Array<{
-    /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
-    userId: string
-    online: boolean
-    connections: number
-    /** Now while online; else when the last connection closed; null if never connected. */
-    lastSeen: string | null
-  }>
+  presence: Array<Presence>
 }
 
 export type CreateUser = {
