@@ -48,6 +48,14 @@ const ERROR_REF = { $ref: '#/components/schemas/Error' }
 const errorResponse = (status: string): Json => ({ description: DESCRIPTIONS[status], content: { 'application/json': { schema: ERROR_REF } } })
 const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } } }
 
+/** @fastify/rate-limit's headers, on the routes it limits per client address. */
+const RATE_LIMIT_HEADERS = {
+  'x-ratelimit-limit': { description: 'Requests allowed per window (DUOLOG_AUTH_RATE_LIMIT per minute)', schema: { type: 'integer' } },
+  'x-ratelimit-remaining': { description: 'Requests left in this window', schema: { type: 'integer' } },
+  'x-ratelimit-reset': { description: 'Seconds until the window resets', schema: { type: 'integer' } }
+}
+const PER_ADDRESS = new Set(['createUser', 'login', 'serviceToken', 'refreshToken'])
+
 /** Routes limited per address, per account or per user: they can answer 429. */
 const RATE_LIMITED = new Set(['createUser', 'login', 'serviceToken', 'refreshToken', 'sendMessage', 'getHistory', 'syncStream', 'openWebSocket'])
 
@@ -88,7 +96,7 @@ export function shapeForClients (document: Json): Json {
       // Any route refuses a token in the URL (400 token_in_url).
       responses['400'] ??= errorResponse('400')
       if (RATE_LIMITED.has(operationId)) responses['429'] ??= errorResponse('429')
-      if (responses['429'] !== undefined) responses['429'].headers = RETRY_AFTER
+      if (responses['429'] !== undefined) responses['429'].headers = PER_ADDRESS.has(operationId) ? { ...RETRY_AFTER, ...RATE_LIMIT_HEADERS } : RETRY_AFTER
       if (operationId === 'openWebSocket') responses['101'] = { description: DESCRIPTIONS[101] }
       responses['503'] ??= errorResponse('503')
       op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)))

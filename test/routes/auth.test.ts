@@ -171,6 +171,9 @@ t.test('sign-up, login and service tokens are rate limited per client address', 
   const limited = await api(server, 'POST', '/v1/auth/login', { body: { id: 'alice', password: 'whatever it is' } })
   t.match(limited.body, { error: { code: 'rate_limited' } })
   t.ok(Number(limited.headers.get('retry-after')) > 0, 'with Retry-After')
+  for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
+    t.ok(limited.headers.get(header) !== null, `and ${header}, as openapi/openapi.json says`)
+  }
   t.match(await api(server, 'GET', '/healthz'), { status: 200 }, 'other routes are not limited')
 })
 
