@@ -52,6 +52,14 @@ if (executablePath !== undefined) {
     await alice.locator('#messages li.mine .mark', { hasText: 'read' }).waitFor()
     t.pass('the read mark reached alice')
 
+    // Presence dots and the typing indicator.
+    await alice.getByRole('list', { name: 'Conversations' }).getByLabel('online').waitFor()
+    t.pass('alice sees bob online')
+    await bob.getByLabel('Message', { exact: true }).pressSequentially('hi')
+    await alice.getByText('bob is typing…').waitFor()
+    t.pass('alice sees bob typing')
+    await bob.getByLabel('Message', { exact: true }).fill('')
+
     // Bob answers; alice, with the conversation open, sees it live.
     await send(bob, 'alice', 'hi alice')
     await alice.getByRole('list', { name: 'Messages' }).getByText('hi alice').waitFor()
@@ -59,6 +67,8 @@ if (executablePath !== undefined) {
 
     // Bob goes offline; alice writes twice; bob comes back: both appear, unread 2.
     await bob.context().close()
+    await alice.getByRole('list', { name: 'Conversations' }).getByLabel('offline').waitFor()
+    t.pass('bob gone: his dot goes grey')
     await send(alice, 'bob', 'are you there?')
     await send(alice, 'bob', 'second while away')
     await alice.locator('#messages li.mine', { hasText: 'second while away' }).waitFor()
@@ -72,6 +82,24 @@ if (executablePath !== undefined) {
     t.same(await messages(back), ['hello bob', 'hi alice', 'are you there?', 'second while away'])
     await alice.locator('#messages li.mine', { hasText: 'second while away' }).locator('.mark', { hasText: 'read' }).waitFor()
     t.pass('read marks reach alice after bob comes back')
+  })
+
+  t.test('history is paged on scroll: the oldest messages load when the list is scrolled to the top', async (t) => {
+    const server = await startServer(t)
+    const carol = await signIn(server.url, 'carol', 'Sign up')
+    const dave = await signIn(server.url, 'dave', 'Sign up')
+    const login = await api(server, 'POST', '/v1/auth/login', { body: { id: 'dave', password: 'dave-password-long' } })
+    for (let i = 1; i <= 70; i++) await api(server, 'POST', '/v1/messages', { token: login.body.accessToken, body: { to: 'carol', content: `old ${i}` } })
+    await dave.close()
+    const list = carol.getByRole('list', { name: 'Conversations' })
+    await list.getByLabel('70 unread').waitFor()
+    await list.getByRole('button', { name: /dave/ }).click()
+    await carol.getByRole('list', { name: 'Messages' }).getByText('old 70', { exact: true }).waitFor()
+    t.equal((await messages(carol)).length, 50, 'the newest page first')
+    await carol.getByRole('list', { name: 'Messages' }).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')) })
+    await carol.getByRole('list', { name: 'Messages' }).getByText('old 1', { exact: true }).waitFor()
+    const all = await messages(carol)
+    t.same(all, Array.from({ length: 70 }, (_, i) => `old ${i + 1}`), 'then the older page, above it, in order')
   })
 
   t.test('the demo is off with DUOLOG_DEMO=false, and in production unless asked for', async (t) => {
