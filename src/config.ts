@@ -68,9 +68,9 @@ export interface Config {
     maxFrameBytes: number
     maxSyncPage: number
     maxHistoryPage: number
-    /** Stream and history pages a user may read per second, sustained (per instance). */
+    /** Stream and history messages a user may read per second, sustained (per instance); a page costs its limit. */
     readRate: number
-    /** Pages a user may read at once before the sustained rate applies. */
+    /** Messages a user may read at once before the sustained rate applies. */
     readBurst: number
     /** Messages per second a user may send, sustained (per instance); services sending as a user are not counted. */
     sendRate: number

@@ -22,9 +22,9 @@ const optionalFlag = (doc: Doc): TOptional<TBoolean> => Type.Optional(Type.Boole
 /** A variable with no default: unset means the feature is off (or, for the secret, generated). */
 const optionalText = (doc: TextDoc): TOptional<TString> => Type.Optional(Type.String(doc))
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export const MIN_SECRET_LENGTH = 32
-export const MIN_METRICS_TOKEN_LENGTH = 16
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const MIN_SECRET_LENGTH = 32
+const MIN_METRICS_TOKEN_LENGTH = 16
 
 export const Settings = Type.Object({
   PORT: whole(3000, 0, 65535, { description: 'HTTP and WebSocket port' }),

@@ -6,14 +6,12 @@ type Json = Record<string, any>
 /** Every operation's id; a route missing here fails the document's generation (and its test). */
 const OPERATION_IDS: Record<string, string> = {
   'post /v1/users': 'createUser',
-  'get /v1/users/{id}': 'getUser',
   'post /v1/users/{id}/tokens': 'mintUserToken',
   'delete /v1/users/{id}/sessions': 'revokeUserSessions',
   'post /v1/auth/login': 'login',
   'post /v1/auth/token': 'serviceToken',
   'post /v1/auth/refresh': 'refreshToken',
   'post /v1/auth/logout': 'logout',
-  'post /v1/auth/logout-all': 'logoutAll',
   'post /v1/messages': 'sendMessage',
   'get /v1/conversations/{peer}/messages': 'getHistory',
   'get /v1/sync': 'syncStream',

@@ -129,25 +129,20 @@ export class Delivery {
     const started = performance.now()
     try {
       outcomes = await this.store.appendMessages(batch.map((q) => q.message))
-      const committed = Date.now()
-      this.metrics.storeCommit.observe((performance.now() - started) / 1000)
-      this.metrics.batchSize.observe(batch.length)
-      let stored = 0
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status !== 'stored') return
-        stored++
-        this.metrics.sendToStore.observe((committed - (batch[i] as Queued).message.createdAt) / 1000)
-      })
-      this.metrics.messagesStored.inc(stored)
     } catch (err) {
       this.log.error({ err, size: batch.length }, 'storing a batch of messages failed')
       for (const q of batch) q.reject(new Errors.StoreUnavailable())
       return
     }
+    const committed = Date.now()
+    this.metrics.storeCommit.observe((performance.now() - started) / 1000)
+    this.metrics.batchSize.observe(batch.length)
     batch.forEach((q, i) => {
       const outcome = outcomes[i]
       switch (outcome?.status) {
         case 'stored':
+          this.metrics.messagesStored.inc()
+          this.metrics.sendToStore.observe((committed - q.message.createdAt) / 1000)
           try {
             this.fanOut(outcome.message, q.origin)
           } catch (err) {

@@ -36,8 +36,9 @@ export interface RelayServices {
   presence: Presence
   heartbeats: Heartbeats
   /**
-   * Each user's turns at reading their stream or history (pages per second, sustained and at
-   * once), shared by HTTP and WebSocket, so that one user's heavy reading cannot slow others.
+   * Each user's turns at reading their stream or history (messages per second, sustained and
+   * at once; a page costs its limit), shared by HTTP and WebSocket, so that one user's heavy
+   * reading cannot slow others.
    */
   readLimits: KeyedLimits
   /** Users who may not open connections for a while (closed with 4029 for ignoring their rate). */

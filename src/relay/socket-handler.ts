@@ -26,7 +26,7 @@ const MAX_PAUSE_MS = 1000
 /** Send refusals a connection may get per second before it is closed for ignoring retryAfter. */
 const REFUSALS_PER_SECOND = 50
 /** How long a user closed for ignoring its rate may not open connections (reconnecting at once would start over). */
-export const RATE_LIMIT_COOLDOWN_MS = 10_000
+const RATE_LIMIT_COOLDOWN_MS = 10_000
 
 /** What every socket's handler uses: the relay's features and settings. */
 export interface SocketDeps {
