@@ -2,6 +2,8 @@ import { resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { envSchema } from 'env-schema'
 import { Settings, type SettingValues } from './settings.js'
+import { ISSUER as DUOLOG_ISSUER } from './auth/tokens.js'
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventType } from './webhooks/events.js'
 
 /** Thrown for a bad environment: the message is one line, meant for a human. */
 export class ConfigError extends Error {
@@ -63,6 +65,12 @@ export interface Config {
   metricsToken: string | undefined
   /** The demo chat page at /. */
   demo: boolean
+  /** User tokens from the deployment's own identity provider; undefined: duolog's tokens only. */
+  identityProvider: { jwksUrl: string, issuer: string, audience: string, autocreate: boolean } | undefined
+  /** Where and what to send as webhooks; undefined: none. */
+  webhooks: { url: string, secret: string, events: ReadonlySet<WebhookEventType>, undeliveredMs: number } | undefined
+  /** How long after sending a user may edit or delete a message; undefined: always. */
+  editWindowMs: number | undefined
   limits: {
     maxContentLength: number
     maxFrameBytes: number
@@ -240,6 +248,9 @@ function toConfig (v: SettingValues): Config {
     allowedOrigins: origins('DUOLOG_ALLOWED_ORIGINS', list(v.DUOLOG_ALLOWED_ORIGINS)),
     metricsToken: v.DUOLOG_METRICS_TOKEN,
     demo: v.DUOLOG_DEMO ?? !production,
+    identityProvider: identityProvider(v),
+    webhooks: webhooks(v),
+    editWindowMs: v.DUOLOG_EDIT_WINDOW_S === undefined ? undefined : v.DUOLOG_EDIT_WINDOW_S * 1000,
     limits: {
       maxContentLength: v.DUOLOG_MAX_CONTENT_LENGTH,
       maxFrameBytes: v.DUOLOG_MAX_FRAME_BYTES,
@@ -260,6 +271,30 @@ function toConfig (v: SettingValues): Config {
       typingTimeoutMs: v.DUOLOG_TYPING_TIMEOUT_MS
     }
   }
+}
+
+function identityProvider (v: SettingValues): Config['identityProvider'] {
+  const { DUOLOG_JWT_JWKS_URL: jwksUrl, DUOLOG_JWT_ISSUER: issuer, DUOLOG_JWT_AUDIENCE: audience } = v
+  if (jwksUrl === undefined) {
+    if (issuer !== undefined || audience !== undefined) throw new ConfigError('DUOLOG_JWT_ISSUER and DUOLOG_JWT_AUDIENCE need DUOLOG_JWT_JWKS_URL')
+    return undefined
+  }
+  if (issuer === undefined || audience === undefined) throw new ConfigError('DUOLOG_JWT_JWKS_URL needs DUOLOG_JWT_ISSUER and DUOLOG_JWT_AUDIENCE')
+  if (issuer === DUOLOG_ISSUER) throw new ConfigError(`DUOLOG_JWT_ISSUER must not be "${DUOLOG_ISSUER}" (the issuer of duolog's own tokens)`)
+  return { jwksUrl, issuer, audience, autocreate: v.DUOLOG_JWT_AUTOCREATE }
+}
+
+function webhooks (v: SettingValues): Config['webhooks'] {
+  const { DUOLOG_WEBHOOK_URL: url, DUOLOG_WEBHOOK_SECRET: secret } = v
+  if (url === undefined) {
+    if (secret !== undefined || v.DUOLOG_WEBHOOK_EVENTS !== undefined) throw new ConfigError('DUOLOG_WEBHOOK_SECRET and DUOLOG_WEBHOOK_EVENTS need DUOLOG_WEBHOOK_URL')
+    return undefined
+  }
+  if (secret === undefined) throw new ConfigError('DUOLOG_WEBHOOK_URL needs DUOLOG_WEBHOOK_SECRET (whsec_...)')
+  const names = list(v.DUOLOG_WEBHOOK_EVENTS) ?? [...WEBHOOK_EVENT_TYPES]
+  const unknown = names.find((name) => !isWebhookEventType(name))
+  if (unknown !== undefined) throw new ConfigError(`DUOLOG_WEBHOOK_EVENTS: "${unknown}" is not an event; known: ${WEBHOOK_EVENT_TYPES.join(', ')}`)
+  return { url, secret, events: new Set(names as WebhookEventType[]), undeliveredMs: v.DUOLOG_WEBHOOK_UNDELIVERED_MS }
 }
 
 const ORIGIN = /^https?:\/\/[^/\s]+$/

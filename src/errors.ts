@@ -55,7 +55,8 @@ export const Errors = {
   StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503),
   NotReady: createError('not_ready', 'the message store cannot write', 503),
   ShuttingDown: createError('shutting_down', 'this server is shutting down: retry (on another instance)', 503),
-  PresenceUnavailable: createError('presence_unavailable', 'presence is unavailable for now (its Redis does not answer)', 503)
+  PresenceUnavailable: createError('presence_unavailable', 'presence is unavailable for now (its Redis does not answer)', 503),
+  IdentityProviderUnavailable: createError('identity_provider_unavailable', 'the identity provider\'s keys (DUOLOG_JWT_JWKS_URL) cannot be fetched for now', 503)
 } as const
 
 export interface PublicError {

@@ -96,3 +96,24 @@ t.test('origins and the metrics token', async (t) => {
   t.throws(() => loadConfig({ DUOLOG_METRICS_TOKEN: 'short' }), { message: 'DUOLOG_METRICS_TOKEN must be at least 16 characters' }, 'the message does not repeat the token')
   t.equal(loadConfig({ DUOLOG_METRICS_TOKEN: 'm'.repeat(16) }).metricsToken, 'm'.repeat(16))
 })
+
+t.test('an identity provider needs its issuer and audience; webhooks need their secret and known events', async (t) => {
+  const idp = { DUOLOG_JWT_JWKS_URL: 'https://idp.example.com/jwks.json', DUOLOG_JWT_ISSUER: 'https://idp.example.com/', DUOLOG_JWT_AUDIENCE: 'app' }
+  t.same(loadConfig(idp).identityProvider, { jwksUrl: idp.DUOLOG_JWT_JWKS_URL, issuer: idp.DUOLOG_JWT_ISSUER, audience: 'app', autocreate: true })
+  t.throws(() => loadConfig({ ...idp, DUOLOG_JWT_AUDIENCE: undefined }), { message: 'DUOLOG_JWT_JWKS_URL needs DUOLOG_JWT_ISSUER and DUOLOG_JWT_AUDIENCE' })
+  t.throws(() => loadConfig({ DUOLOG_JWT_ISSUER: 'x' }), { message: /need DUOLOG_JWT_JWKS_URL/ })
+  t.throws(() => loadConfig({ ...idp, DUOLOG_JWT_ISSUER: 'duolog' }), { message: /must not be "duolog"/ })
+  t.throws(() => loadConfig({ ...idp, DUOLOG_JWT_JWKS_URL: 'file:///etc/keys' }), { message: /DUOLOG_JWT_JWKS_URL must be an http\(s\):\/\/ URL/ })
+
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+  const hooks = loadConfig({ DUOLOG_WEBHOOK_URL: 'https://backend.example.com/hooks', DUOLOG_WEBHOOK_SECRET: secret })
+  t.same([...hooks.webhooks?.events ?? []], ['message.created', 'message.undelivered', 'message.read', 'message.edited', 'message.deleted', 'user.deleted'])
+  t.equal(hooks.webhooks?.undeliveredMs, 10_000)
+  t.same([...loadConfig({ DUOLOG_WEBHOOK_URL: 'https://b.example.com', DUOLOG_WEBHOOK_SECRET: secret, DUOLOG_WEBHOOK_EVENTS: 'message.undelivered, user.deleted' }).webhooks?.events ?? []],
+    ['message.undelivered', 'user.deleted'])
+  t.throws(() => loadConfig({ DUOLOG_WEBHOOK_URL: 'https://b.example.com' }), { message: /needs DUOLOG_WEBHOOK_SECRET/ })
+  t.throws(() => loadConfig({ DUOLOG_WEBHOOK_URL: 'https://b.example.com', DUOLOG_WEBHOOK_SECRET: 'not-a-secret' }), { message: /DUOLOG_WEBHOOK_SECRET must be whsec_/ })
+  t.throws(() => loadConfig({ DUOLOG_WEBHOOK_URL: 'https://b.example.com', DUOLOG_WEBHOOK_SECRET: secret, DUOLOG_WEBHOOK_EVENTS: 'message.sent' }), { message: /"message.sent" is not an event/ })
+  t.equal(loadConfig({}).editWindowMs, undefined)
+  t.equal(loadConfig({ DUOLOG_EDIT_WINDOW_S: '900' }).editWindowMs, 900_000)
+})

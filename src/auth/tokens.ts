@@ -11,7 +11,7 @@ export interface Principal {
   id: string
   /** token expiry, ms since the epoch */
   expiresAt: number
-  /** the login session of a user token (services have none) */
+  /** the login session of a user token (services, and tokens of an identity provider, have none) */
   sessionId: string | null
 }
 
@@ -35,8 +35,11 @@ export interface IssuedToken {
 export interface Tokens {
   issueService (clientId: string): IssuedToken
   issueUser (userId: string, sessionId: string): IssuedToken
-  /** Verifies signature, algorithm, iss, aud and exp; throws an `unauthorized` error otherwise. */
-  verify (token: string): Principal
+  /**
+   * Verifies signature, algorithm, iss, aud and exp, of duolog's own tokens and (when one is
+   * configured) of the identity provider's; rejects with an `unauthorized` error otherwise.
+   */
+  verify (token: string): Promise<Principal>
   /** Checks a service client's credentials in constant time. */
   serviceClientValid (clientId: string, clientSecret: string): boolean
 }
@@ -49,9 +52,12 @@ export interface TokensOptions {
   serviceClients: ReadonlyMap<string, string>
   /** Whether a login session has ended (logout, revocation, refresh token reuse). */
   isRevoked: (sessionId: string) => boolean
+  /** Tokens whose `iss` is the deployment's identity provider are verified by it instead. */
+  identityProvider?: { issued: (token: string) => boolean, verify: (token: string) => Promise<Principal> } | undefined
 }
 
-const ISSUER = 'duolog'
+/** The `iss` of duolog's own tokens (an identity provider must use another). */
+export const ISSUER = 'duolog'
 const AUDIENCE = 'duolog'
 
 /** Signs and verifies duolog's access tokens (HS256 JWTs). */
@@ -74,7 +80,9 @@ export function createTokens (options: TokensOptions): Tokens {
   return {
     issueService: (clientId) => sign({ sub: clientId, kind: 'service' }),
     issueUser: (userId, sessionId) => sign({ sub: userId, kind: 'user', sid: sessionId }),
-    verify (token) {
+    async verify (token) {
+      const { identityProvider } = options
+      if (identityProvider?.issued(token) === true) return await identityProvider.verify(token)
       let claims: TokenClaims
       try {
         claims = verifier(token) as TokenClaims

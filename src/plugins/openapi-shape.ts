@@ -6,6 +6,7 @@ type Json = Record<string, any>
 /** Every operation's id; a route missing here fails the document's generation (and its test). */
 const OPERATION_IDS: Record<string, string> = {
   'post /v1/users': 'createUser',
+  'get /v1/users/{id}': 'getUser',
   'post /v1/users/{id}/tokens': 'mintUserToken',
   'delete /v1/users/{id}/sessions': 'revokeUserSessions',
   'post /v1/auth/login': 'login',

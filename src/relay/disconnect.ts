@@ -17,6 +17,8 @@ export const Disconnect = {
   serverShutdown: disconnect(4000, 'server_shutdown'),
   /** Reading the stream failed on the server; the position of this connection is unknown. */
   streamError: disconnect(4001, 'stream_error'),
+  /** The identity provider's keys could not be fetched to check the token: reconnect later. */
+  authUnavailable: disconnect(4002, 'auth_unavailable'),
   /** The client did not read fast enough and the server's send buffer for it filled. */
   slowConsumer: disconnect(4003, 'slow_consumer'),
   /** No auth frame arrived in time after the upgrade. */
@@ -41,6 +43,8 @@ export const Disconnect = {
   sessionRevoked: disconnect(4505, 'session_revoked'),
   /** The session ended on another server (logout or revocation) and this one learned it from the store. */
   sessionEnded: disconnect(4506, 'session_ended'),
+  /** The user's account was deleted. */
+  userDeleted: disconnect(4507, 'user_deleted'),
   /** The user already holds DUOLOG_MAX_CONNECTIONS_PER_USER connections on this instance: close one first. */
   tooManyConnections: disconnect(4508, 'too_many_connections')
 } as const

@@ -88,7 +88,7 @@ export class SocketHandler implements TransportEvents {
     if (this.early === null) {
       this.handle(text)
     } else if (this.authTimer !== undefined) {
-      this.authenticate(text)
+      void this.authenticate(text)
     } else if (this.early.length < MAX_FRAMES_BEFORE_READY) {
       this.early.push(text)
     } else {
@@ -114,7 +114,8 @@ export class SocketHandler implements TransportEvents {
     this.deps.presence.disconnected(connection.userId, connection)
   }
 
-  private authenticate (text: string): void {
+  private async authenticate (text: string): Promise<void> {
+    // Frames that arrive while the token is checked wait in `early` (authTimer is unset now).
     clearTimeout(this.authTimer)
     this.authTimer = undefined
     const parsed = parseClientFrame(text)
@@ -124,9 +125,9 @@ export class SocketHandler implements TransportEvents {
     }
     let principal: Principal
     try {
-      principal = this.deps.tokens.verify(parsed.frame.token)
-    } catch {
-      this.refuse(Disconnect.authFailed)
+      principal = await this.deps.tokens.verify(parsed.frame.token)
+    } catch (err) {
+      this.refuse(toPublicError(err).statusCode === 503 ? Disconnect.authUnavailable : Disconnect.authFailed)
       return
     }
     if (principal.kind !== 'user') {
@@ -214,7 +215,7 @@ export class SocketHandler implements TransportEvents {
       case 'read': this.run(connection, this.read(connection, frame)); break
       case 'watch': this.run(connection, deps.presence.watch(connection, connection.userId, frame.users)); break
       case 'unwatch': deps.presence.unwatch(connection, frame.users); break
-      case 'auth': this.reauthenticate(connection, frame); break
+      case 'auth': void this.reauthenticate(connection, frame); break
     }
   }
 
@@ -227,10 +228,10 @@ export class SocketHandler implements TransportEvents {
   }
 
   /** An auth frame on an open connection: a fresh token of the same user keeps it open longer. */
-  private reauthenticate (connection: Connection, frame: AuthFrame): void {
+  private async reauthenticate (connection: Connection, frame: AuthFrame): Promise<void> {
     let principal: Principal
     try {
-      principal = this.deps.tokens.verify(frame.token)
+      principal = await this.deps.tokens.verify(frame.token)
     } catch (err) {
       connection.send(errorFrame(toPublicError(err)))
       return

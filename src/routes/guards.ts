@@ -12,6 +12,11 @@ export async function requireUser (request: FastifyRequest): Promise<void> {
   if (request.principal?.kind !== 'user') throw new Errors.Forbidden('this route needs a user token')
 }
 
+/** A user's own account, which a service may also act on; other users get 403. */
+export function selfOrService (caller: Principal, userId: string): void {
+  if (caller.kind === 'user' && caller.id !== userId) throw new Errors.Forbidden('a user may act on their own account only')
+}
+
 /** The principal set by fastify.authenticate (the hook guarantees it). */
 export function principalOf (request: FastifyRequest): Principal {
   if (request.principal === null) throw new Errors.Unauthorized('an Authorization: Bearer token is required')

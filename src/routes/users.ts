@@ -4,7 +4,7 @@ import { TokenSchema } from '../schemas/auth.js'
 import { ErrorSchema, authErrors } from '../schemas/common.js'
 import { Errors } from '../errors.js'
 import { hashPassword } from '../auth/passwords.js'
-import { requireService } from './guards.js'
+import { principalOf, requireService, selfOrService } from './guards.js'
 import type { FastifyRequest } from 'fastify'
 import { bearerToken, type Principal } from '../auth/tokens.js'
 import { Disconnect } from '../relay/disconnect.js'
@@ -13,10 +13,10 @@ import { Type } from '@sinclair/typebox'
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, tokens, sessions, relay } = fastify
   /** The caller of a request whose token is valid; undefined otherwise (the route answers that). */
-  const callerOf = (request: FastifyRequest): Principal | undefined => {
+  const callerOf = async (request: FastifyRequest): Promise<Principal | undefined> => {
     try {
       const token = bearerToken(request.headers.authorization)
-      return token === undefined ? undefined : tokens.verify(token)
+      return token === undefined ? undefined : await tokens.verify(token)
     } catch {
       return undefined
     }
@@ -28,8 +28,8 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     config: {
       rateLimit: {
         timeWindow: 60_000,
-        keyGenerator: (request: FastifyRequest) => {
-          const caller = callerOf(request)
+        keyGenerator: async (request: FastifyRequest) => {
+          const caller = await callerOf(request)
           return caller?.kind === 'service' ? `service:${caller.id}` : request.ip
         },
         max: (_request: FastifyRequest, key: string) => key.startsWith('service:') ? config.serviceRateLimit : config.authRateLimit
@@ -55,6 +55,27 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     const created = await store.createUser({ id, displayName: displayName ?? id, passwordHash, createdAt })
     if (!created) throw new Errors.UserExists(id)
     return reply.code(201).send({ id, displayName: displayName ?? id, createdAt: new Date(createdAt).toISOString() })
+  })
+
+  await fastify.register(async (group) => {
+    const callers = group.withTypeProvider<TypeBoxTypeProvider>()
+    callers.addHook('onRequest', callers.authenticate)
+
+    callers.get('/v1/users/:id', {
+      schema: {
+        tags: ['identity'],
+        summary: 'Read a user account (the user themself, or a service)',
+        security: [{ bearerAuth: [] }],
+        params: UserParamsSchema,
+        response: { 200: UserSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema }
+      }
+    }, async (request) => {
+      const { id } = request.params
+      selfOrService(principalOf(request), id)
+      const user = await store.getUser(id)
+      if (user === undefined) throw new Errors.UnknownUser(id)
+      return { id: user.id, displayName: user.displayName, createdAt: new Date(user.createdAt).toISOString() }
+    })
   })
 
   await fastify.register(async (group) => {

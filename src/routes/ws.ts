@@ -37,7 +37,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       }
       const token = bearerToken(request.headers.authorization)
       if (token === undefined) return
-      const principal = fastify.tokens.verify(token)
+      const principal = await fastify.tokens.verify(token)
       if (principal.kind !== 'user') throw new Errors.Forbidden('the WebSocket is for users; services use the REST API')
       const barred = fastify.relay.cooldowns.remaining(principal.id)
       if (barred > 0) await slowRefusal(rateLimited(barred))

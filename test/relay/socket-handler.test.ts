@@ -39,7 +39,7 @@ async function relay (t: Test, env: Record<string, string> = {}): Promise<Relay>
 /** A socket of `user`, authenticated at the upgrade; resolves once `ready` went out. */
 async function connected (r: Relay, user: string): Promise<{ transport: FakeTransport, events: ReturnType<RelayServices['accept']> }> {
   const transport = new FakeTransport()
-  const events = r.services.accept(transport, r.tokens.verify(r.token(user)), undefined)
+  const events = r.services.accept(transport, await r.tokens.verify(r.token(user)), undefined)
   await eventually(() => transport.frames().some((f) => f.type === 'ready'))
   return { transport, events }
 }
@@ -88,7 +88,7 @@ t.test('authentication failures close with their disconnect values', async (t) =
 t.test('a kick closes only the connections of the session it names', async (t) => {
   const r = await relay(t)
   const phone = new FakeTransport()
-  r.services.accept(phone, r.tokens.verify(r.tokens.issueUser('alice', 'phone-session').accessToken))
+  r.services.accept(phone, await r.tokens.verify(r.tokens.issueUser('alice', 'phone-session').accessToken))
   const laptop = await connected(r, 'alice')
   await eventually(() => phone.sent.length > 0)
   r.services.hub.endSession('alice', 'phone-session', Disconnect.loggedOut)
