@@ -12,6 +12,7 @@ import metricsPlugin from './plugins/metrics.js'
 import storePlugin from './plugins/store.js'
 import authPlugin from './plugins/auth.js'
 import relayPlugin from './plugins/relay.js'
+import webhooksPlugin from './plugins/webhooks.js'
 import websocketPlugin from './plugins/websocket.js'
 import busPlugin from './plugins/bus.js'
 import presencePlugin from './plugins/presence.js'
@@ -25,6 +26,7 @@ import presenceRoutes from './routes/presence.js'
 import wsRoutes from './routes/ws.js'
 import metricsRoutes from './routes/metrics.js'
 import demoRoutes from './routes/demo.js'
+import webhookRoutes from './routes/webhooks.js'
 
 /** Where the server is in its life: a load balancer reads it from /readyz. */
 export interface Lifecycle {
@@ -84,6 +86,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(presencePlugin)
   await fastify.register(authPlugin)
   await fastify.register(relayPlugin)
+  await fastify.register(webhooksPlugin)
 
   fastify.setErrorHandler((err, request, reply) => {
     const error = toPublicError(err)
@@ -104,6 +107,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(conversationRoutes)
   await fastify.register(presenceRoutes)
   await fastify.register(wsRoutes)
+  await fastify.register(webhookRoutes)
   await fastify.register(metricsRoutes)
   await fastify.register(demoRoutes)
 }

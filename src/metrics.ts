@@ -21,6 +21,7 @@ export class Metrics {
   readonly storeCommit = new Histogram({ name: 'duolog_store_commit_seconds', help: 'Time to commit one batch of sends', buckets: LATENCY_BUCKETS, registers: [this.registry] })
   readonly batchSize = new Histogram({ name: 'duolog_store_batch_messages', help: 'Sends per commit batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] })
   readonly busErrors = new Counter({ name: 'duolog_bus_errors_total', help: 'Bus failures: a publish that failed, a payload a listener could not handle, a connection error', labelNames: ['operation'], registers: [this.registry] })
+  readonly webhookAttempts = new Counter({ name: 'duolog_webhook_attempts_total', help: 'Webhook attempts by result: delivered, failed (retried later or given up), skipped (message.undelivered for a message acknowledged in time)', labelNames: ['result'], registers: [this.registry] })
   readonly rateLimited = new Counter({ name: 'duolog_rate_limited_total', help: 'Requests, frames and connections refused by a limit', labelNames: ['limit'], registers: [this.registry] })
 
   busError (operation: BusOperation): void {

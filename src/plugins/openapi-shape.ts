@@ -21,6 +21,8 @@ const OPERATION_IDS: Record<string, string> = {
   'get /v1/presence/{userId}': 'getPresence',
   'get /v1/presence': 'listPresence',
   'get /v1/ws': 'openWebSocket',
+  'get /v1/webhooks/deliveries': 'listWebhookDeliveries',
+  'post /v1/webhooks/deliveries/{id}/retry': 'retryWebhookDelivery',
   'get /healthz': 'health',
   'get /readyz': 'readiness',
   'get /metrics': 'metrics'

@@ -18,10 +18,10 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
   const { config } = fastify
   let store: Store
   if (config.databaseUrl !== undefined) {
-    store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema, log: fastify.log })
+    store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema, log: fastify.log, outbox: config.webhooks })
     fastify.log.info({ store: store.kind, schema: config.databaseSchema }, 'message store open')
   } else {
-    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous, log: fastify.log })
+    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous, log: fastify.log, outbox: config.webhooks })
     fastify.log.info({ store: sqlite.kind, file: sqlite.file, synchronous: config.sqliteSynchronous }, 'message store open')
     store = sqlite
   }

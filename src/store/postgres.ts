@@ -3,7 +3,8 @@ import type {
   AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord
 } from './store.js'
 import { postgresMigrations } from './migrations/postgres.js'
-import { conversationCounters, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
+import { conversationCounters, eventDrafts, messageCreatedDrafts, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
+import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { Log } from '../log.js'
 import { Errors } from '../errors.js'
 
@@ -14,6 +15,8 @@ export interface PostgresStoreOptions {
   schema?: string
   poolSize?: number
   log: Log
+  /** The webhook events to write (none when undefined). */
+  outbox?: OutboxSettings | undefined
 }
 
 // BIGINT columns arrive as numbers: ids and seqs stay far below 2^53.
@@ -52,9 +55,9 @@ function cannotWrite (err: unknown): boolean {
  * therefore always commits after an earlier one, and a resume cursor never skips a message
  * that commits late.
  */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, OutboxStore {
   readonly kind = 'postgres'
-  private constructor (private readonly pool: pg.Pool, private readonly log: Log) {}
+  private constructor (private readonly pool: pg.Pool, private readonly log: Log, private readonly outbox: OutboxSettings | undefined) {}
 
   static async open (options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = options.schema ?? 'public'
@@ -67,7 +70,7 @@ export class PostgresStore implements Store {
     })
     // A pool error (a dropped idle connection) must not crash the process; the next query reconnects.
     pool.on('error', (err) => { options.log.warn({ err: err.message }, 'postgres: an idle connection failed') })
-    const store = new PostgresStore(pool, options.log)
+    const store = new PostgresStore(pool, options.log, options.outbox)
     await store.migrate(schema)
     return store
   }
@@ -181,6 +184,8 @@ export class PostgresStore implements Store {
         lastSeq: (userId) => lastSeq.get(userId) ?? 0
       })
       if (plan.fresh.length > 0) await this.insert(c, plan.fresh, plan.lastSeqs)
+      // The users' rows are locked above, as writeEvents needs.
+      await this.writeEvents(c, messageCreatedDrafts(this.outbox, plan.fresh))
       return plan.outcomes
     })
   }
@@ -225,6 +230,99 @@ export class PostgresStore implements Store {
     ])
   }
 
+  /**
+   * Inside the transaction of the change they report: the webhook events it causes. The caller
+   * holds the rows of the drafts' users in `users` (FOR UPDATE or NO KEY UPDATE), so that two
+   * writers never read the same tail. An unfinished predecessor is locked FOR SHARE: the sender
+   * finishing it waits for this commit (and then releases the new event too), or this waits for
+   * the sender's commit (and sees it finished).
+   */
+  private async writeEvents (c: Client, drafts: readonly EventDraft[]): Promise<void> {
+    if (drafts.length === 0) return
+    const users = [...new Set(drafts.flatMap((d) => d.users))]
+    const tails = new Map((await c.query<{ userId: string, eventId: number }>('SELECT user_id AS "userId", event_id AS "eventId" FROM webhook_tails WHERE user_id = ANY($1)', [users]))
+      .rows.map((r) => [r.userId, r.eventId]))
+    const tailIds = [...new Set(tails.values())]
+    const unreleased = tailIds.length === 0
+      ? new Set<number>()
+      : new Set((await c.query<{ id: number }>('SELECT id FROM webhook_events WHERE id = ANY($1) AND NOT released FOR SHARE', [tailIds])).rows.map((r) => r.id))
+    const ids = (await c.query<{ id: number }>('SELECT nextval(\'webhook_events_id_seq\') AS id FROM generate_series(1, $1)', [drafts.length])).rows.map((r) => r.id).sort((a, b) => a - b)
+    const { rows, tails: moved } = planEvents(drafts, ids, { tail: (u) => tails.get(u), unfinished: (list) => new Set(list.filter((id) => unreleased.has(id))) }, Date.now())
+    const column = <K extends keyof (typeof rows)[number]>(key: K): Array<(typeof rows)[number][K]> => rows.map((r) => r[key])
+    await c.query(`WITH inserted AS (
+        INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[])
+      )
+      INSERT INTO webhook_tails (user_id, event_id) SELECT * FROM unnest($11::text[], $12::bigint[])
+      ON CONFLICT (user_id) DO UPDATE SET event_id = excluded.event_id`, [
+      column('id'), column('uid'), column('type'), column('data'), column('createdAt'), column('messageId'), column('afterA'), column('afterB'), column('waiting'), column('dueAt'),
+      [...moved.keys()], [...moved.values()]
+    ])
+  }
+
+  async claimEvents (now: number, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+    // SKIP LOCKED: instances claiming at once take different events; the lease keeps them taken.
+    const { rows } = await this.query<ClaimedEvent>(`UPDATE webhook_events SET claimed_until = $2 WHERE id IN (
+        SELECT id FROM webhook_events WHERE waiting = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+      RETURNING id, uid, type, data, created_at AS "createdAt", message_id AS "messageId", attempts`, [now, now + leaseMs, limit])
+    return rows.sort((a, b) => a.id - b.id)
+  }
+
+  async recordAttempt (id: number, outcome: AttemptOutcome): Promise<void> {
+    await this.tx(async (c) => {
+      const row = await this.one<{ released: boolean }>('SELECT released FROM webhook_events WHERE id = $1 FOR UPDATE', [id], c)
+      if (row === undefined) return
+      switch (outcome.status) {
+        case 'delivered':
+          await c.query(`UPDATE webhook_events SET status = 'delivered', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = NULL,
+            next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $3`, [outcome.at, outcome.httpStatus, id])
+          break
+        case 'skipped':
+          await c.query('UPDATE webhook_events SET status = \'skipped\', next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $2', [outcome.at, id])
+          break
+        case 'failed':
+          await c.query(`UPDATE webhook_events SET status = 'failed', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = $3,
+            next_attempt_at = $4, claimed_until = NULL, finished_at = $5 WHERE id = $6`,
+          [outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id])
+          break
+      }
+      const finished = outcome.status !== 'failed' || outcome.retryAt === null
+      if (finished && !row.released) {
+        await c.query('UPDATE webhook_events SET released = true WHERE id = $1', [id])
+        await c.query('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = $1 OR after_b = $1', [id])
+      }
+    })
+  }
+
+  async messageAcknowledged (messageId: number): Promise<boolean> {
+    const row = await this.one<{ acknowledged: boolean }>(`SELECT coalesce(u.acked_seq, 0) >= m.recipient_seq AS acknowledged
+      FROM messages m LEFT JOIN users u ON u.id = m.recipient WHERE m.id = $1`, [messageId])
+    return row?.acknowledged ?? true
+  }
+
+  async deliveries (query: { status?: DeliveryStatus | undefined, before?: number | undefined, limit: number }): Promise<Array<DeliveryRecord & { cursor: number }>> {
+    const { rows } = await this.query<DeliveryRecord & { cursor: number }>(`SELECT id AS cursor, uid, type, created_at AS "createdAt", status, attempts,
+        last_attempt_at AS "lastAttemptAt", last_status AS "lastStatus", last_error AS "lastError", next_attempt_at AS "nextAttemptAt"
+      FROM webhook_events WHERE ($1::text IS NULL OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3`,
+    [query.status ?? null, query.before ?? Number.MAX_SAFE_INTEGER, query.limit])
+    return rows
+  }
+
+  async retryEvent (uid: string, now: number): Promise<RetryOutcome> {
+    const event = await this.one<{ id: number, status: DeliveryStatus }>('SELECT id, status FROM webhook_events WHERE uid = $1', [uid])
+    if (event === undefined) return 'unknown'
+    if (event.status === 'delivered' || event.status === 'skipped') return 'not_failed'
+    await this.query('UPDATE webhook_events SET next_attempt_at = $1 WHERE id = $2', [now, event.id])
+    return 'scheduled'
+  }
+
+  async pruneEvents (deliveredBefore: number, failedBefore: number, limit: number): Promise<number> {
+    const result = await this.query(`DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE next_attempt_at IS NULL
+      AND finished_at < (CASE WHEN status = 'failed' THEN $1::bigint ELSE $2::bigint END) LIMIT $3)`, [failedBefore, deliveredBefore, limit])
+    return result.rowCount ?? 0
+  }
+
   async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
     const { rows } = await this.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
       WHERE s.user_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`, [userId, after, limit])
@@ -263,7 +361,10 @@ export class PostgresStore implements Store {
   }
 
   async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
+    const events = eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer])
     return await this.tx(async (c): Promise<ReadOutcome> => {
+      // Before the conversation rows, as appends lock them: one lock order, no deadlock.
+      if (events.length > 0) await c.query('SELECT 1 FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE', [[userId, peer]])
       const row = await this.one<{ newest: number, readUpTo: number }>(`SELECT last_message_id AS newest, read_up_to AS "readUpTo"
         FROM conversations WHERE user_id = $1 AND peer = $2 FOR UPDATE`, [userId, peer], c)
       const step = readStep(row?.newest ?? 0, row?.readUpTo ?? 0, upTo)
@@ -273,6 +374,7 @@ export class PostgresStore implements Store {
         WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id > $3 AND m.id <= $4 AND m.sender = $5`,
       [lo, hi, step.from, upTo, peer], c)
       await c.query('UPDATE conversations SET read_up_to = $3, read = read + $4 WHERE user_id = $1 AND peer = $2', [userId, peer, upTo, counted?.n ?? 0])
+      await this.writeEvents(c, events)
       return { status: 'advanced', readUpTo: upTo }
     })
   }

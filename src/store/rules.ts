@@ -1,4 +1,6 @@
 import type { AppendOutcome, NewMessage, ReadOutcome, SessionRecord, StoredMessage } from './store.js'
+import type { EventDraft, OutboxSettings } from './outbox.js'
+import type { WebhookEventType } from '../webhooks/events.js'
 
 // The rules every Store keeps, written once: both backends decide with these and differ
 // only in how they read and write. The contract suite (test/store/contract.ts) holds them.
@@ -138,4 +140,45 @@ export function refreshStep (token: RefreshTokenRow | undefined, session: Sessio
   if (token.usedAt !== null) return { status: 'reuse', session }
   if (token.expiresAt <= now) return { status: 'invalid' }
   return { status: 'rotate', session }
+}
+
+/** A message as webhooks carry it: the REST shape, with both users' ids and seqs. */
+export function messageEventData (m: StoredMessage): Record<string, unknown> {
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    content: m.content,
+    createdAt: new Date(m.createdAt).toISOString(),
+    ...(m.clientMsgId === null ? {} : { clientMsgId: m.clientMsgId }),
+    senderSeq: m.senderSeq,
+    recipientSeq: m.recipientSeq
+  }
+}
+
+/** The events a batch of newly stored messages causes. */
+export function messageCreatedDrafts (settings: OutboxSettings | undefined, fresh: readonly StoredMessage[]): EventDraft[] {
+  if (settings === undefined) return []
+  const drafts: EventDraft[] = []
+  for (const m of fresh) {
+    const created = settings.events.has('message.created')
+    if (created) drafts.push({ type: 'message.created', data: messageEventData(m), messageId: m.id, users: [m.from, m.to], dueAt: m.createdAt })
+    if (settings.events.has('message.undelivered') && m.recipientSeq > 0) {
+      drafts.push({
+        type: 'message.undelivered',
+        data: messageEventData(m),
+        messageId: m.id,
+        users: [],
+        dueAt: m.createdAt + settings.undeliveredMs,
+        ...(created ? { afterDraft: drafts.length - 1 } : {})
+      })
+    }
+  }
+  return drafts
+}
+
+/** One ordered event about `users`, when the deployment sends that type; else none. */
+export function eventDrafts (settings: OutboxSettings | undefined, type: WebhookEventType, data: unknown, users: readonly string[], messageId: number | null = null): EventDraft[] {
+  if (settings?.events.has(type) !== true) return []
+  return [{ type, data, messageId, users, dueAt: Date.now() }]
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
-import { conversationCounters, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
+import { conversationCounters, eventDrafts, messageCreatedDrafts, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
+import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
 
@@ -21,6 +22,8 @@ export interface SqliteStoreOptions {
   indexDelayMs?: number
   /** Where a failed background index write is reported. */
   log?: Log
+  /** The webhook events to write (none when undefined). */
+  outbox?: OutboxSettings | undefined
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
@@ -68,7 +71,7 @@ function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
  * messages are indexed in memory, and reads merge both. The log is the truth: on start,
  * whatever was not indexed before a crash is indexed from it.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, OutboxStore {
   readonly kind = 'sqlite'
   readonly file: string
   private readonly db: Database.Database
@@ -86,11 +89,13 @@ export class SqliteStore implements Store {
   /** The database file as opened (undefined in memory). */
   private readonly identity: { ino: number, dev: number } | undefined
   private readonly knownUsers = new Set<string>()
+  private readonly outbox: OutboxSettings | undefined
 
   constructor (options: SqliteStoreOptions) {
     this.indexBatch = options.indexBatch ?? 2000
     this.indexDelayMs = options.indexDelayMs ?? 200
     this.log = options.log ?? silentLog
+    this.outbox = options.outbox
     if (options.dataDir === ':memory:') {
       this.file = ':memory:'
     } else {
@@ -164,11 +169,41 @@ export class SqliteStore implements Store {
         FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
         WHERE c.user_id = ? AND c.last_message_id < ? AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT ?`),
       messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
+      lastEventId: db.prepare('SELECT coalesce(max(id), 0) FROM webhook_events').pluck(),
+      eventTail: db.prepare('SELECT event_id FROM webhook_tails WHERE user_id = ?').pluck(),
+      eventUnreleased: db.prepare('SELECT 1 FROM webhook_events WHERE id = ? AND released = 0').pluck(),
+      insertEvent: db.prepare(`INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      setEventTail: db.prepare('INSERT INTO webhook_tails (user_id, event_id) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET event_id = excluded.event_id'),
+      dueEvents: db.prepare(`SELECT id, uid, type, data, created_at AS createdAt, message_id AS messageId, attempts FROM webhook_events
+        WHERE waiting = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+        ORDER BY next_attempt_at LIMIT ?`),
+      claimEvent: db.prepare('UPDATE webhook_events SET claimed_until = ? WHERE id = ?'),
+      releaseClaims: db.prepare('UPDATE webhook_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL'),
+      eventDelivered: db.prepare(`UPDATE webhook_events SET status = 'delivered', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = NULL,
+        next_attempt_at = NULL, claimed_until = NULL, finished_at = ? WHERE id = ?`),
+      eventSkipped: db.prepare('UPDATE webhook_events SET status = \'skipped\', next_attempt_at = NULL, claimed_until = NULL, finished_at = ? WHERE id = ?'),
+      eventFailed: db.prepare(`UPDATE webhook_events SET status = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = ?,
+        next_attempt_at = ?, claimed_until = NULL, finished_at = ? WHERE id = ?`),
+      releaseEvent: db.prepare('UPDATE webhook_events SET released = 1 WHERE id = ? AND released = 0'),
+      releaseFollowers: db.prepare('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = ? OR after_b = ?'),
+      messageAcknowledged: db.prepare(`SELECT coalesce(u.acked_seq, 0) >= m.recipient_seq FROM messages m LEFT JOIN users u ON u.id = m.recipient
+        WHERE m.id = ?`).pluck(),
+      deliveries: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
+        last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE id < ? ORDER BY id DESC LIMIT ?`),
+      deliveriesByStatus: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
+        last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`),
+      eventByUid: db.prepare('SELECT id, status FROM webhook_events WHERE uid = ?'),
+      scheduleEvent: db.prepare('UPDATE webhook_events SET next_attempt_at = ? WHERE id = ?'),
+      pruneEvents: db.prepare(`DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE next_attempt_at IS NULL
+        AND finished_at < (CASE WHEN status = 'failed' THEN ? ELSE ? END) LIMIT ?)`),
       probe: db.prepare('INSERT INTO meta (key, value) VALUES (\'ready_probe\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     }
     retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
+    // One process per file: claims of a process that died are void.
+    this.stmts.releaseClaims.run()
 
     // Whatever a previous process stored but did not index (a crash) is indexed now.
     this.loadTail()
@@ -190,7 +225,21 @@ export class SqliteStore implements Store {
       this.tail.add(m)
     }
     for (const [userId, seq] of plan.lastSeqs) this.lastSeqs.set(userId, seq)
+    this.writeEvents(messageCreatedDrafts(this.outbox, plan.fresh))
     return plan.outcomes
+  }
+
+  /** Inside the transaction of the change they report: the webhook events it causes. */
+  private writeEvents (drafts: readonly EventDraft[]): void {
+    if (drafts.length === 0) return
+    const s = this.stmts
+    const first = (s.lastEventId.get() as number) + 1
+    const { rows, tails } = planEvents(drafts, drafts.map((_, i) => first + i), {
+      tail: (userId) => s.eventTail.get(userId) as number | undefined,
+      unfinished: (ids) => new Set(ids.filter((id) => s.eventUnreleased.get(id) !== undefined))
+    }, Date.now())
+    for (const r of rows) s.insertEvent.run(r.id, r.uid, r.type, r.data, r.createdAt, r.messageId, r.afterA, r.afterB, r.waiting, r.dueAt)
+    for (const [userId, id] of tails) s.setEventTail.run(userId, id)
   }
 
   /** Moves the oldest `count` tail messages into the index tables, sorted by key. */
@@ -396,6 +445,7 @@ export class SqliteStore implements Store {
       let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, upTo, peer) as number
       for (const m of pending ?? []) if (m.from === peer && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
+      this.writeEvents(eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer]))
       return { status: 'advanced', readUpTo: upTo }
     })()
   }
@@ -453,6 +503,50 @@ export class SqliteStore implements Store {
 
   async revokedSessions (since: number): Promise<string[]> {
     return this.stmts.revokedSince.all(since) as string[]
+  }
+
+  async claimEvents (now: number, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+    return this.db.transaction(() => {
+      const due = this.stmts.dueEvents.all(now, now, limit) as ClaimedEvent[]
+      for (const e of due) this.stmts.claimEvent.run(now + leaseMs, e.id)
+      return due
+    })()
+  }
+
+  async recordAttempt (id: number, outcome: AttemptOutcome): Promise<void> {
+    const s = this.stmts
+    this.db.transaction(() => {
+      switch (outcome.status) {
+        case 'delivered': s.eventDelivered.run(outcome.at, outcome.httpStatus, outcome.at, id); break
+        case 'skipped': s.eventSkipped.run(outcome.at, id); break
+        case 'failed': s.eventFailed.run(outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id); break
+      }
+      const finished = outcome.status !== 'failed' || outcome.retryAt === null
+      if (finished && s.releaseEvent.run(id).changes === 1) s.releaseFollowers.run(id, id)
+    })()
+  }
+
+  async messageAcknowledged (messageId: number): Promise<boolean> {
+    return (this.stmts.messageAcknowledged.get(messageId) ?? 1) === 1
+  }
+
+  async deliveries (query: { status?: DeliveryStatus | undefined, before?: number | undefined, limit: number }): Promise<Array<DeliveryRecord & { cursor: number }>> {
+    const before = query.before ?? Number.MAX_SAFE_INTEGER
+    return (query.status === undefined
+      ? this.stmts.deliveries.all(before, query.limit)
+      : this.stmts.deliveriesByStatus.all(query.status, before, query.limit)) as Array<DeliveryRecord & { cursor: number }>
+  }
+
+  async retryEvent (uid: string, now: number): Promise<RetryOutcome> {
+    const event = this.stmts.eventByUid.get(uid) as { id: number, status: DeliveryStatus } | undefined
+    if (event === undefined) return 'unknown'
+    if (event.status === 'delivered' || event.status === 'skipped') return 'not_failed'
+    this.stmts.scheduleEvent.run(now, event.id)
+    return 'scheduled'
+  }
+
+  async pruneEvents (deliveredBefore: number, failedBefore: number, limit: number): Promise<number> {
+    return this.stmts.pruneEvents.run(failedBefore, deliveredBefore, limit).changes
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Errors } from '../errors.js'
+import type { OutboxStore } from './outbox.js'
 
 /** A user account. Times are milliseconds since the epoch. */
 export interface UserRecord {
@@ -95,9 +96,10 @@ export type RefreshOutcome =
  * Guarantee: when appendMessages resolves, every 'stored' message is committed
  * (it survives the process being killed) and holds the next dense seq in both the
  * sender's and the recipient's stream; the streams never have gaps. Each batch
- * is one atomic commit. Implementations may keep nothing that matters in memory.
+ * is one atomic commit. Implementations may keep nothing that matters in memory. The webhook
+ * outbox (OutboxStore) lives in the same database, so that events commit with their changes.
  */
-export interface Store {
+export interface Store extends OutboxStore {
   readonly kind: string
   /** false when the id is taken, in any case ("Alice" beside "alice"); lookups stay exact. */
   createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>

@@ -1,16 +1,24 @@
 import type { Test } from 'tap'
 import type { NewMessage, Store } from '../../src/store/store.js'
+import type { OutboxSettings } from '../../src/store/outbox.js'
+import { WEBHOOK_EVENT_TYPES } from '../../src/webhooks/events.js'
+
+export interface StoreOptions { outbox?: OutboxSettings }
 
 /**
  * The contract every Store implementation keeps. Each backend's test file calls this
  * with a factory that makes a fresh, empty store.
  */
-export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
+export function storeContract (t: Test, makeStore: (options?: StoreOptions) => Promise<Store>): void {
   const msg = (from: string, to: string, content: string, clientMsgId: string | null = null): NewMessage =>
     ({ from, to, content, clientMsgId, createdAt: Date.now() })
 
   async function withUsers (t: Test, ...ids: string[]): Promise<Store> {
-    const store = await makeStore()
+    return await withOptions(t, {}, ...ids)
+  }
+
+  async function withOptions (t: Test, options: StoreOptions, ...ids: string[]): Promise<Store> {
+    const store = await makeStore(options)
     t.teardown(() => store.close())
     for (const id of ids) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: Date.now() })
     return store
@@ -171,5 +179,63 @@ export function storeContract (t: Test, makeStore: () => Promise<Store>): void {
     await t.resolves(store.ping())
     await store.close()
     await t.rejects(store.ping(), 'a closed store does not answer')
+  })
+
+  t.test('outbox: events commit with their change; claims are exclusive until their lease ends; per-user order', async (t) => {
+    const all: OutboxSettings = { events: new Set(WEBHOOK_EVENT_TYPES), undeliveredMs: 60_000 }
+    const store = await withOptions(t, { outbox: all }, 'alice', 'bob', 'carol', 'dave')
+    t.same(await store.claimEvents(Date.now(), 10, 1000), [], 'nothing yet')
+    const failedAppend = await store.appendMessages([msg('alice', 'nobody', 'x')])
+    t.equal(failedAppend[0]?.status, 'unknown_recipient')
+    t.same(await store.claimEvents(Date.now(), 10, 1000), [], 'no event for what was not stored')
+
+    const [a1, a2, c1] = (await store.appendMessages([msg('alice', 'bob', 'a1'), msg('alice', 'bob', 'a2'), msg('carol', 'dave', 'c1')]))
+      .map((o) => o.status === 'stored' ? o.message : undefined)
+    const now = Date.now()
+    const claimed = await store.claimEvents(now, 10, 1000)
+    t.same(claimed.map((e) => [e.type, JSON.parse(e.data).content]), [['message.created', 'a1'], ['message.created', 'c1']],
+      'the first event of each user; a2 waits for a1; undelivered events are not due yet')
+    t.match(JSON.parse(claimed[0]?.data ?? '{}'), { id: a1?.id, from: 'alice', to: 'bob', senderSeq: 1, recipientSeq: 1 })
+    t.same(await store.claimEvents(now, 10, 1000), [], 'claimed events are not claimed again')
+    t.same((await store.claimEvents(now + 1000, 10, 1000)).map((e) => e.uid).sort(), claimed.map((e) => e.uid).sort(), 'until their lease ends')
+
+    const [first, second] = claimed as [typeof claimed[0], typeof claimed[0]]
+    await store.recordAttempt(first.id, { status: 'failed', at: now, httpStatus: 500, error: 'boom', retryAt: now + 5000 })
+    t.same(await store.claimEvents(now + 1500, 10, 1000), [], 'a2 still waits: a1 failed but is retried')
+    await store.recordAttempt(first.id, { status: 'delivered', at: now + 5000, httpStatus: 204 })
+    await store.recordAttempt(second.id, { status: 'delivered', at: now, httpStatus: 200 })
+    const next = await store.claimEvents(now + 5000, 10, 1000)
+    t.same(next.map((e) => [e.type, JSON.parse(e.data).content]), [['message.created', 'a2']], 'released once a1 was delivered')
+
+    // Given up: its followers go on.
+    t.equal((await store.markRead('bob', 'alice', a2?.id ?? 0)).status, 'advanced')
+    await store.recordAttempt((next[0] as typeof next[0]).id, { status: 'failed', at: now, httpStatus: null, error: 'timeout', retryAt: null })
+    const read = await store.claimEvents(now + 5000, 10, 1000)
+    t.match(read.map((e) => [e.type, JSON.parse(e.data)]), [['message.read', { userId: 'bob', peer: 'alice', readUpTo: a2?.id }]])
+
+    const failed = await store.deliveries({ status: 'failed', limit: 10 })
+    t.match(failed, [{ type: 'message.created', status: 'failed', attempts: 1, lastStatus: null, lastError: 'timeout', nextAttemptAt: null }])
+    t.equal(await store.retryEvent(failed[0]?.uid ?? '', now + 5500), 'scheduled', 'a given-up event may be retried')
+    t.equal(await store.retryEvent(first.uid, now), 'not_failed')
+    t.equal(await store.retryEvent('evt_unknown', now), 'unknown')
+    t.same((await store.claimEvents(now + 5500, 10, 1000)).map((e) => e.uid), [failed[0]?.uid])
+
+    // message.undelivered: due later, skipped once acknowledged.
+    const due = await store.claimEvents(now + 120_000, 10, 1000)
+    t.same(due.filter((e) => e.type === 'message.undelivered').map((e) => JSON.parse(e.data).id).sort(), [a1?.id, a2?.id, c1?.id].sort())
+    t.equal(await store.messageAcknowledged(a1?.id ?? 0), false)
+    await store.ack('bob', 1)
+    t.equal(await store.messageAcknowledged(a1?.id ?? 0), true)
+    t.equal(await store.messageAcknowledged(a2?.id ?? 0), false)
+
+    t.equal(await store.pruneEvents(now + 10_000, 0, 100), 2, 'delivered events finished before the time are pruned')
+    t.equal((await store.deliveries({ status: 'delivered', limit: 10 })).length, 0)
+  })
+
+  t.test('outbox: nothing is written for an event type that is not sent', async (t) => {
+    const store = await withOptions(t, { outbox: { events: new Set(['user.deleted']), undeliveredMs: 0 } }, 'alice', 'bob')
+    await store.appendMessages([msg('alice', 'bob', 'a1')])
+    t.same(await store.claimEvents(Date.now() + 1000, 10, 1000), [])
+    t.same(await store.deliveries({ limit: 10 }), [])
   })
 }

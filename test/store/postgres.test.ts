@@ -4,7 +4,7 @@ import pg from 'pg'
 import { PostgresStore } from '../../src/store/postgres.js'
 import { postgresMigrations } from '../../src/store/migrations/postgres.js'
 import { silentLog } from '../../src/log.js'
-import { storeContract } from './contract.js'
+import { storeContract, type StoreOptions } from './contract.js'
 import { postgresUrl } from '../services.js'
 
 const url = postgresUrl()
@@ -17,10 +17,10 @@ if (url !== undefined) {
     for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     await client.end()
   })
-  const open = async (): Promise<PostgresStore> => {
+  const open = async (options: StoreOptions = {}): Promise<PostgresStore> => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
-    return await PostgresStore.open({ url, schema, poolSize: 4, log: silentLog })
+    return await PostgresStore.open({ url, schema, poolSize: 4, log: silentLog, ...options })
   }
 
   storeContract(t, open)

@@ -10,7 +10,7 @@ import { inspectDatabase, tempDir } from '../helpers.js'
 // everything indexed at once, with nothing indexed until close, and with a mix.
 for (const indexBatch of [1, 3, 1_000_000]) {
   t.test(`contract, indexing every ${indexBatch} messages`, async (t) => {
-    storeContract(t, async () => new SqliteStore({ dataDir: tempDir(), synchronous: 'normal', indexBatch, indexDelayMs: 60_000 }))
+    storeContract(t, async (options) => new SqliteStore({ dataDir: tempDir(), synchronous: 'normal', indexBatch, indexDelayMs: 60_000, ...options }))
   })
 }
 

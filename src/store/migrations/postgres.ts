@@ -70,5 +70,37 @@ export const postgresMigrations: readonly string[] = [
   `
   -- /readyz writes here: ready means a write commits (not a read-only node after a failover).
   CREATE TABLE readiness (probe TEXT PRIMARY KEY, at BIGINT NOT NULL);
+  `,
+  `
+  -- The webhook outbox (src/store/outbox.ts). next_attempt_at is null once an event is finished
+  -- (delivered, skipped, given up); released says its followers were let go (once only).
+  CREATE TABLE webhook_events (
+    id BIGSERIAL PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    message_id BIGINT,
+    after_a BIGINT,
+    after_b BIGINT,
+    waiting INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    claimed_until BIGINT,
+    last_attempt_at BIGINT,
+    last_status INTEGER,
+    last_error TEXT,
+    finished_at BIGINT,
+    released BOOLEAN NOT NULL DEFAULT false
+  );
+  CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE waiting = 0 AND next_attempt_at IS NOT NULL;
+  CREATE INDEX webhook_events_after_a ON webhook_events (after_a) WHERE after_a IS NOT NULL;
+  CREATE INDEX webhook_events_after_b ON webhook_events (after_b) WHERE after_b IS NOT NULL;
+  CREATE INDEX webhook_events_message ON webhook_events (message_id) WHERE message_id IS NOT NULL;
+  CREATE INDEX webhook_events_status ON webhook_events (status, id);
+  CREATE INDEX webhook_events_finished ON webhook_events (finished_at) WHERE next_attempt_at IS NULL;
+  -- Each user's newest ordered event: the next one waits for it while it is unfinished.
+  CREATE TABLE webhook_tails (user_id TEXT PRIMARY KEY, event_id BIGINT NOT NULL);
   `
 ]

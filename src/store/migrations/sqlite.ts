@@ -90,5 +90,37 @@ export const sqliteMigrations: readonly string[] = [
   `
   -- One user per id whatever its case: "Alice" cannot sign up beside "alice" (ids are ASCII).
   CREATE UNIQUE INDEX users_id_nocase ON users (id COLLATE NOCASE);
+  `,
+  `
+  -- The webhook outbox (src/store/outbox.ts). next_attempt_at is null once an event is finished
+  -- (delivered, skipped, given up); released says its followers were let go (once only).
+  CREATE TABLE webhook_events (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    message_id INTEGER,
+    after_a INTEGER,
+    after_b INTEGER,
+    waiting INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    claimed_until INTEGER,
+    last_attempt_at INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    finished_at INTEGER,
+    released INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE waiting = 0 AND next_attempt_at IS NOT NULL;
+  CREATE INDEX webhook_events_after_a ON webhook_events (after_a) WHERE after_a IS NOT NULL;
+  CREATE INDEX webhook_events_after_b ON webhook_events (after_b) WHERE after_b IS NOT NULL;
+  CREATE INDEX webhook_events_message ON webhook_events (message_id) WHERE message_id IS NOT NULL;
+  CREATE INDEX webhook_events_status ON webhook_events (status, id);
+  CREATE INDEX webhook_events_finished ON webhook_events (finished_at) WHERE next_attempt_at IS NULL;
+  -- Each user's newest ordered event: the next one waits for it while it is unfinished.
+  CREATE TABLE webhook_tails (user_id TEXT PRIMARY KEY, event_id INTEGER NOT NULL) WITHOUT ROWID;
   `
 ]
