@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import type { TSchema } from '@sinclair/typebox'
 import * as frames from '../src/schemas/frames.js'
 import { ErrorSchema, MessageSchema } from '../src/schemas/common.js'
-import { HistoryPageSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema } from '../src/schemas/messages.js'
+import { EditMessageSchema, HistoryPageSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema } from '../src/schemas/messages.js'
 import { ConversationListSchema, ConversationSchema, ReadMarkerResultSchema } from '../src/schemas/conversations.js'
 import { PresenceListSchema, PresenceSchema } from '../src/schemas/presence.js'
 import { CreateUserSchema, UserSchema } from '../src/schemas/users.js'
@@ -53,9 +53,13 @@ const named: Record<string, TSchema> = {
   TypingFrame: frames.TypingFrameSchema,
   ReadFrame: frames.ReadFrameSchema,
   WatchFrame: frames.WatchFrameSchema,
+  EditFrame: frames.EditFrameSchema,
+  DeleteFrame: frames.DeleteFrameSchema,
   // Server -> client frames
   ReadyFrame: frames.ReadyFrameSchema,
   MessageFrame: frames.MessageFrameSchema,
+  EditedFrame: frames.EditedFrameSchema,
+  DeletedFrame: frames.DeletedFrameSchema,
   SentFrame: frames.SentFrameSchema,
   SyncedFrame: frames.SyncedFrameSchema,
   TypingEventFrame: frames.TypingEventFrameSchema,
@@ -68,6 +72,7 @@ const named: Record<string, TSchema> = {
   Message: MessageSchema,
   ErrorBody: ErrorSchema,
   SendMessage: SendMessageSchema,
+  EditMessage: EditMessageSchema,
   SentMessage: SentMessageSchema,
   HistoryPage: HistoryPageSchema,
   SyncPage: SyncPageSchema,
@@ -95,8 +100,8 @@ export function clientTypes (): string {
     if (s.description !== undefined) out.push(`/** ${String(s.description)} */`)
     out.push(`export type ${name} = ${typeOf(s, '', true)}`, '')
   }
-  out.push('export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame')
-  out.push('export type ServerFrame = ReadyFrame | MessageFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame')
+  out.push('export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame | EditFrame | DeleteFrame')
+  out.push('export type ServerFrame = ReadyFrame | MessageFrame | EditedFrame | DeletedFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame')
   return out.join('\n') + '\n'
 }
 

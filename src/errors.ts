@@ -46,6 +46,9 @@ export const Errors = {
   RouteNotFound: createError('not_found', 'no route %s %s', 404),
   UnknownWebhookEvent: createError('not_found', 'webhook event "%s" does not exist (delivered events are kept for an hour, failed ones for 7 days)', 404),
   AlreadyDelivered: createError('already_delivered', 'webhook event "%s" was delivered (or skipped): there is nothing to retry', 409),
+  /** The message does not exist, or the caller is not one of its users. */
+  UnknownMessage: createError('not_found', 'message %s does not exist', 404),
+  MessageDeleted: createError('message_deleted', 'message %s was deleted: it cannot change any more', 409),
   UserExists: createError('user_exists', 'user "%s" already exists', 409),
   IdempotencyConflict: createError('idempotency_conflict', 'clientMsgId "%s" was already used for a different message', 409),
   SyncInProgress: createError('sync_in_progress', 'a sync is already running on this connection', 409),

@@ -247,3 +247,29 @@ if (databaseUrl !== undefined) {
     }
   })
 }
+
+t.test('message.edited and message.deleted, in order; a deletion erases the content of events still waiting to be sent', async (t) => {
+  let up = false
+  const hooks = await receiver(t, () => up ? 200 : 500)
+  const server = await startServer(t, hooksEnv(hooks.url, { DUOLOG_WEBHOOK_EVENTS: 'message.created,message.edited,message.deleted' }))
+  const [alice] = await users(server, 'alice', 'bob') as [string, string]
+  const kept = await send(server, alice, 'bob', 'kept')
+  await eventually(() => hooks.all.length === 1) // failed: every later event of alice and bob waits
+  t.equal((await api(server, 'PATCH', `/v1/messages/${kept.id}`, { token: alice, body: { content: 'kept, edited' } })).status, 200)
+  const secret = await send(server, alice, 'bob', 'a secret')
+  t.equal((await api(server, 'PATCH', `/v1/messages/${secret.id}`, { token: alice, body: { content: 'a bigger secret' } })).status, 200)
+  t.equal((await api(server, 'DELETE', `/v1/messages/${secret.id}`, { token: alice })).status, 204)
+  up = true
+  await api(server, 'POST', `/v1/webhooks/deliveries/${hooks.all[0]?.id ?? ''}/retry`, { token: await serviceToken(server) })
+  await eventually(() => hooks.ok().length === 5)
+  t.same(hooks.ok().map((r) => [r.type, r.body.data.id, r.body.data.content]), [
+    ['message.created', kept.id, 'kept'],
+    ['message.edited', kept.id, 'kept, edited'],
+    ['message.created', secret.id, ''],
+    ['message.edited', secret.id, ''],
+    ['message.deleted', secret.id, '']
+  ], 'in order; nothing of the deleted message\'s content was ever sent')
+  t.match(hooks.ok()[1]?.body.data, { editedAt: /^\d{4}-/ })
+  t.match(hooks.ok()[4]?.body.data, { deletedAt: /^\d{4}-/ })
+  t.notOk(JSON.stringify(hooks.all).includes('secret'))
+})

@@ -1,5 +1,5 @@
 import type {
-  ConversationList, ErrorBody, ErrorFrame, HistoryPage, MessageFrame, Presence, PresenceFrame, ReceiptFrame,
+  ConversationList, DeletedFrame, EditedFrame, ErrorBody, ErrorFrame, HistoryPage, Message, MessageFrame, Presence, PresenceFrame, ReceiptFrame,
   SentFrame, SentMessage, ServerFrame, TypingEventFrame
 } from './protocol.js'
 import { MemoryStorage, type Storage } from './storage.js'
@@ -41,6 +41,10 @@ export interface ClosedReason { code: number, reason: string }
 
 export interface ClientEvents {
   message: MessageFrame
+  /** A message of this user's (sent or received) was edited: `content` is the new one. */
+  edited: EditedFrame
+  /** A message of this user's was deleted for both users: drop its content. */
+  deleted: DeletedFrame
   sent: SentMessageResult
   receipt: ReceiptFrame
   typing: TypingEventFrame
@@ -196,6 +200,16 @@ export class DuologClient {
     return await this.rest<SentMessage>('POST', '/v1/messages', { to, content, ...(clientMsgId === undefined ? {} : { clientMsgId }) })
   }
 
+  /** Edits a message this user sent; every device of both users gets `edited`. */
+  async editMessage (id: number, content: string): Promise<Message> {
+    return await this.rest<Message>('PATCH', `/v1/messages/${id}`, { content })
+  }
+
+  /** Deletes a message this user sent, for both users; every device gets `deleted`. */
+  async deleteMessage (id: number): Promise<void> {
+    await this.rest<undefined>('DELETE', `/v1/messages/${id}`)
+  }
+
   private async rest<T> (method: string, path: string, body?: unknown): Promise<T> {
     const token = await this.options.token()
     const res = await fetch(this.options.url + path, {
@@ -262,6 +276,10 @@ export class DuologClient {
         for (const outgoing of this.outbox) this.transmit(outgoing)
         break
       case 'message': this.entry(frame); break
+      case 'edited':
+      case 'deleted':
+        this.change(frame)
+        break
       case 'sent': this.stored(frame); break
       case 'synced':
         // A resume that replayed a full page: read on until the end.
@@ -292,6 +310,18 @@ export class DuologClient {
     } else {
       this.emit('message', frame)
     }
+  }
+
+  /** An edit or deletion: a stream entry like a message, reported once, in seq order. */
+  private change (frame: EditedFrame | DeletedFrame): void {
+    if (frame.seq <= this.processed) return
+    if (frame.seq > this.processed + 1) {
+      this.frame({ type: 'sync', after: this.processed })
+      return
+    }
+    this.advance(frame.seq)
+    if (frame.type === 'edited') this.emit('edited', frame)
+    else this.emit('deleted', frame)
   }
 
   private stored (frame: SentFrame): void {

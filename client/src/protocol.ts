@@ -52,6 +52,17 @@ export type WatchFrame = {
   users: Array<string>
 }
 
+export type EditFrame = {
+  type: 'edit'
+  id: number
+  content: string
+}
+
+export type DeleteFrame = {
+  type: 'delete'
+  id: number
+}
+
 /** After authentication: the connection is live (or replays first, when `after` was given). */
 export type ReadyFrame = {
   type: 'ready'
@@ -79,6 +90,50 @@ export type MessageFrame = {
   createdAt: string
   /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
   clientMsgId?: string
+  /** When its content was last edited (a replay shows the message as it is now). */
+  editedAt?: string
+  /** When it was deleted; its content is then "". */
+  deletedAt?: string
+}
+
+/** A stream entry: message `id` was edited (by its sender or a service); shown as it is now. */
+export type EditedFrame = {
+  type: 'edited'
+  /** Global message id; grows with time. */
+  id: number
+  /** The position of this change in the receiving user's stream (not the message's). */
+  seq: number
+  /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
+  from: string
+  /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
+  to: string
+  /** The content now ("" once deleted). */
+  content: string
+  createdAt: string
+  /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
+  clientMsgId?: string
+  editedAt?: string
+  deletedAt?: string
+}
+
+/** A stream entry: message `id` was deleted for both users; its content is gone. */
+export type DeletedFrame = {
+  type: 'deleted'
+  /** Global message id; grows with time. */
+  id: number
+  /** The position of this change in the receiving user's stream (not the message's). */
+  seq: number
+  /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
+  from: string
+  /** A user id: 1 to 64 of A-Z a-z 0-9 _ . -, not "." or ".." */
+  to: string
+  /** The content now ("" once deleted). */
+  content: string
+  createdAt: string
+  /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
+  clientMsgId?: string
+  editedAt?: string
+  deletedAt?: string
 }
 
 /** This connection's send is stored. */
@@ -146,7 +201,7 @@ export type ErrorFrame = {
   /** snake_case, stable (docs/errors.md) */
   code: string
   message: string
-  /** The clientMsgId of the send it concerns. */
+  /** The clientMsgId of the send it concerns; for an `edit` or `delete`, the message id. */
   ref?: string
   /** With rate_limited: ms to wait before sending again. */
   retryAfter?: number
@@ -165,12 +220,18 @@ export type Message = {
   createdAt: string
   /** Chosen by the sender to make retries safe: a second send with the same clientMsgId stores nothing new and answers the original. */
   clientMsgId?: string
+  /** When the content was last edited. */
+  editedAt?: string
+  /** When the message was deleted (its content is then ""). */
+  deletedAt?: string
+  /** GET /v1/sync only: this entry records an edit or a deletion of the message (shown as it is now), not the message itself. */
+  kind?: 'edited' | 'deleted'
 }
 
 export type ErrorBody = {
   error: {
     /** snake_case, stable (docs/errors.md) */
-    code: 'already_delivered' | 'content_too_long' | 'forbidden' | 'idempotency_conflict' | 'identity_provider_unavailable' | 'internal_error' | 'invalid_credentials' | 'invalid_cursor' | 'invalid_frame' | 'invalid_json' | 'invalid_recipient' | 'invalid_request' | 'not_found' | 'not_ready' | 'origin_not_allowed' | 'payload_too_large' | 'presence_unavailable' | 'rate_limited' | 'shutting_down' | 'signup_closed' | 'store_unavailable' | 'sync_in_progress' | 'token_in_url' | 'too_many_watches' | 'unauthorized' | 'unknown_recipient' | 'unknown_type' | 'unsupported_media_type' | 'upgrade_required' | 'user_exists'
+    code: 'already_delivered' | 'content_too_long' | 'forbidden' | 'idempotency_conflict' | 'identity_provider_unavailable' | 'internal_error' | 'invalid_credentials' | 'invalid_cursor' | 'invalid_frame' | 'invalid_json' | 'invalid_recipient' | 'invalid_request' | 'message_deleted' | 'not_found' | 'not_ready' | 'origin_not_allowed' | 'payload_too_large' | 'presence_unavailable' | 'rate_limited' | 'shutting_down' | 'signup_closed' | 'store_unavailable' | 'sync_in_progress' | 'token_in_url' | 'too_many_watches' | 'unauthorized' | 'unknown_recipient' | 'unknown_type' | 'unsupported_media_type' | 'upgrade_required' | 'user_exists'
     message: string
   }
 }
@@ -184,6 +245,11 @@ export type SendMessage = {
   clientMsgId?: string
   /** Services only: the user the message is sent as. */
   from?: string
+}
+
+export type EditMessage = {
+  /** The message text: 1 to DUOLOG_MAX_CONTENT_LENGTH characters (default 4000). */
+  content: string
 }
 
 export type SentMessage = {
@@ -299,5 +365,5 @@ export type Token = {
   expiresIn: number
 }
 
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame
-export type ServerFrame = ReadyFrame | MessageFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame | EditFrame | DeleteFrame
+export type ServerFrame = ReadyFrame | MessageFrame | EditedFrame | DeletedFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame

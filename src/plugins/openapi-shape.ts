@@ -14,6 +14,8 @@ const OPERATION_IDS: Record<string, string> = {
   'post /v1/auth/refresh': 'refreshToken',
   'post /v1/auth/logout': 'logout',
   'post /v1/messages': 'sendMessage',
+  'patch /v1/messages/{id}': 'editMessage',
+  'delete /v1/messages/{id}': 'deleteMessage',
   'get /v1/conversations/{peer}/messages': 'getHistory',
   'get /v1/sync': 'syncStream',
   'get /v1/conversations': 'listConversations',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { readStreamPage, seqFor, type StreamReader, type StoredMessage } from '../store/store.js'
+import { readStreamPage, type StreamEntry, type StreamReader } from '../store/store.js'
 import type { Log } from '../log.js'
-import { messageFrame } from './frames.js'
+import { entryFrame } from './frames.js'
 import { Disconnect } from './disconnect.js'
 import type { Transport } from './transport.js'
 import { Errors } from '../errors.js'
@@ -133,7 +133,7 @@ export class Connection {
   async replay (after: number, limit: number): Promise<{ upTo: number, more: boolean }> {
     const wasPaused = this.mode === 'paused'
     this.mode = 'busy'
-    let page: { messages: StoredMessage[], more: boolean }
+    let page: { entries: StreamEntry[], more: boolean }
     try {
       page = await readStreamPage(this.stream, this.userId, after, Math.min(limit, REPLAY_CHUNK))
     } catch (err) {
@@ -153,8 +153,8 @@ export class Connection {
       // A large page goes out in chunks with a turn of the event loop between them, so that
       // one device catching up does not hold up everyone else's frames for long.
       for (;;) {
-        for (const message of page.messages) this.sendEntry(message)
-        sent += page.messages.length
+        for (const entry of page.entries) this.sendEntry(entry)
+        sent += page.entries.length
         if (!page.more || sent >= limit || !this.open) break
         await new Promise((resolve) => setImmediate(resolve))
         page = await readStreamPage(this.stream, this.userId, this.cursor, Math.min(limit - sent, REPLAY_CHUNK))
@@ -182,11 +182,10 @@ export class Connection {
     if (!reply) this.delivered?.inc()
   }
 
-  private sendEntry (message: StoredMessage): void {
-    const seq = seqFor(message, this.userId)
-    this.send(messageFrame(message, seq))
-    this.delivered?.inc()
-    this.cursor = seq
+  private sendEntry (entry: StreamEntry): void {
+    this.send(entryFrame(entry))
+    if (entry.kind === 'message') this.delivered?.inc()
+    this.cursor = entry.seq
   }
 
   /** Sends pending offers in seq order, reading any gap from the store; then goes live. */
@@ -214,7 +213,7 @@ export class Connection {
         continue
       }
       const gap = await this.stream.readStream(this.userId, this.cursor, next.seq - 1 - this.cursor)
-      for (const message of gap) this.sendEntry(message)
+      for (const entry of gap) this.sendEntry(entry)
       if (gap.length === 0) {
         // Cannot happen with a store that keeps its guarantee; never spin on it.
         this.log.error({ userId: this.userId, connectionId: this.id, cursor: this.cursor, next: next.seq }, 'stream gap not found in the store')

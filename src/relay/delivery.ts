@@ -45,6 +45,14 @@ function checkStorable (field: string, text: string): void {
   if (SURROGATE.test(text) && LONE_SURROGATE.test(text)) throw new Errors.InvalidRequest(`${field} must be well-formed Unicode: it has a lone surrogate`)
 }
 
+/** A message's content, sent or edited: not empty, storable, at most maxLength code points. */
+export function checkContent (content: string, maxLength: number): void {
+  if (content.length === 0) throw new Errors.InvalidRequest('content must not be empty')
+  checkStorable('content', content)
+  // Code points, not UTF-16 units; only counted when the cheap bound is exceeded.
+  if (content.length > maxLength && [...content].length > maxLength) throw new Errors.ContentTooLong(maxLength)
+}
+
 /** Sends per commit: big enough to amortize a commit, small enough to keep latency flat. */
 const MAX_BATCH = 256
 
@@ -99,14 +107,8 @@ export class Delivery {
 
   private validate (request: SendRequest): void {
     if (request.to === request.from) throw new Errors.InvalidRecipient('a message goes to another user, not to its sender')
-    const { content, clientMsgId } = request
-    if (content.length === 0) throw new Errors.InvalidRequest('content must not be empty')
-    checkStorable('content', content)
-    if (clientMsgId !== undefined) checkStorable('clientMsgId', clientMsgId)
-    // Code points, not UTF-16 units; only counted when the cheap bound is exceeded.
-    if (content.length > this.maxContentLength && [...content].length > this.maxContentLength) {
-      throw new Errors.ContentTooLong(this.maxContentLength)
-    }
+    checkContent(request.content, this.maxContentLength)
+    if (request.clientMsgId !== undefined) checkStorable('clientMsgId', request.clientMsgId)
   }
 
   /** Never rejects: a failed commit rejects its sends, and the next batch still goes. */

@@ -1,8 +1,8 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
-import { AckFrameSchema, AuthFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, ReadFrameSchema, WatchFrameSchema, type ClientFrame } from '../schemas/frames.js'
+import { AckFrameSchema, AuthFrameSchema, DeleteFrameSchema, EditFrameSchema, PingFrameSchema, SendFrameSchema, SyncFrameSchema, TypingFrameSchema, ReadFrameSchema, WatchFrameSchema, type ClientFrame } from '../schemas/frames.js'
 import { Errors, type PublicError, toPublicError } from '../errors.js'
-import type { StoredMessage } from '../store/store.js'
+import type { StoredMessage, StreamEntry } from '../store/store.js'
 
 const validators: Record<string, TypeCheck<TSchema>> = {
   auth: TypeCompiler.Compile(AuthFrameSchema),
@@ -13,7 +13,9 @@ const validators: Record<string, TypeCheck<TSchema>> = {
   typing: TypeCompiler.Compile(TypingFrameSchema),
   read: TypeCompiler.Compile(ReadFrameSchema),
   watch: TypeCompiler.Compile(WatchFrameSchema),
-  unwatch: TypeCompiler.Compile(WatchFrameSchema)
+  unwatch: TypeCompiler.Compile(WatchFrameSchema),
+  edit: TypeCompiler.Compile(EditFrameSchema),
+  delete: TypeCompiler.Compile(DeleteFrameSchema)
 }
 
 export type ParsedFrame =
@@ -32,7 +34,9 @@ export function parseClientFrame (text: string): ParsedFrame {
     return fail(new Errors.InvalidFrame('a frame is a JSON object with a "type"'), undefined)
   }
   const record = value as Record<string, unknown>
-  const ref = typeof record.clientMsgId === 'string' ? record.clientMsgId.slice(0, 128) : undefined
+  const ref = typeof record.clientMsgId === 'string'
+    ? record.clientMsgId.slice(0, 128)
+    : (record.type === 'edit' || record.type === 'delete') && Number.isSafeInteger(record.id) ? String(record.id) : undefined
   const type = record.type
   if (typeof type !== 'string') return fail(new Errors.InvalidFrame('"type" must be a string'), ref)
   const validator = Object.hasOwn(validators, type) ? validators[type] : undefined
@@ -65,9 +69,24 @@ function iso (ms: number): string {
 
 const clientMsgIdField = (m: StoredMessage): string => m.clientMsgId === null ? '' : `,"clientMsgId":${JSON.stringify(m.clientMsgId)}`
 
+const changeFields = (m: StoredMessage): string =>
+  (m.editedAt === null ? '' : `,"editedAt":"${new Date(m.editedAt).toISOString()}"`) + (m.deletedAt === null ? '' : `,"deletedAt":"${new Date(m.deletedAt).toISOString()}"`)
+
+/** A message as it is now (content "" and deletedAt once deleted; editedAt once edited). */
 export function messageFrame (m: StoredMessage, seq: number): string {
   return `{"type":"message","id":${m.id},"seq":${seq},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
-    `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}}`
+    `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}${changeFields(m)}}`
+}
+
+/** A change of a message (edited or deleted), with the message as it is now. */
+export function changeFrame (kind: 'edited' | 'deleted', m: StoredMessage, seq: number): string {
+  return `{"type":"${kind}","id":${m.id},"seq":${seq},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
+    `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}${changeFields(m)}}`
+}
+
+/** The frame of a stream entry read from the store. */
+export function entryFrame (entry: StreamEntry): string {
+  return entry.kind === 'message' ? messageFrame(entry.message, entry.seq) : changeFrame(entry.kind, entry.message, entry.seq)
 }
 
 export function sentFrame (m: StoredMessage): string {

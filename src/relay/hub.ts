@@ -5,7 +5,7 @@ import type { StoredMessage } from '../store/store.js'
 import type { Connection } from './connection.js'
 import type { Disconnect } from './disconnect.js'
 import { decodeEvent, encodeEntry, encodeKick, encodeTransient } from './events.js'
-import { messageFrame, sentFrame } from './frames.js'
+import { changeFrame, messageFrame, sentFrame } from './frames.js'
 import { Registry } from './registry.js'
 
 /** How long a new connection waits for its bus subscription before going on anyway. */
@@ -63,6 +63,12 @@ export class Hub {
     origin?.offer(message.senderSeq, sentFrame(message), true)
     void this.bus.publish(Channels.user(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
     void this.bus.publish(Channels.user(message.from), encodeEntry(message.senderSeq, messageFrame(message, message.senderSeq)))
+  }
+
+  /** A change of a message (edited or deleted) to every device of both users, at its seq in each stream (0: not in it). */
+  publishChange (kind: 'edited' | 'deleted', message: StoredMessage, senderSeq: number, recipientSeq: number): void {
+    if (recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(recipientSeq, changeFrame(kind, message, recipientSeq)))
+    void this.bus.publish(Channels.user(message.from), encodeEntry(senderSeq, changeFrame(kind, message, senderSeq)))
   }
 
   /** A frame that is not a stream entry (receipt, typing) to every device of a user but `except`, on every instance. */

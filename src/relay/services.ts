@@ -8,6 +8,7 @@ import type { PresenceStore } from '../presence/store.js'
 import type { Store } from '../store/store.js'
 import { Cooldowns, KeyedLimits } from '../limits.js'
 import { Delivery } from './delivery.js'
+import { MessageChanges } from './changes.js'
 import { Disconnect } from './disconnect.js'
 import { presenceFrame } from './frames.js'
 import { Heartbeats } from './heartbeats.js'
@@ -31,6 +32,7 @@ export interface RelayDeps {
 export interface RelayServices {
   hub: Hub
   delivery: Delivery
+  changes: MessageChanges
   receipts: Receipts
   typing: Typing
   presence: Presence
@@ -55,6 +57,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
   const sendLimits = new KeyedLimits(config.limits.sendRate, config.limits.sendBurst)
   const readLimits = new KeyedLimits(config.limits.readRate, config.limits.readBurst)
   const delivery = new Delivery(store, (message, origin) => { hub.publish(message, origin) }, config.limits.maxContentLength, sendLimits, metrics, log)
+  const changes = new MessageChanges(store, hub, { maxContentLength: config.limits.maxContentLength, editWindowMs: config.editWindowMs })
   const receipts = new Receipts(store, hub, config.readReceipts)
   const typing = new Typing(store, hub, { timeoutMs: config.ws.typingTimeoutMs, per10s: config.ws.typingPer10s })
   const presence = new Presence({
@@ -71,7 +74,7 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
   })
   const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
   const cooldowns = new Cooldowns()
-  const features = { hub, delivery, receipts, typing, presence, heartbeats, readLimits, cooldowns }
+  const features = { hub, delivery, changes, receipts, typing, presence, heartbeats, readLimits, cooldowns }
   const socketDeps = {
     ...features,
     tokens,

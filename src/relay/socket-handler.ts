@@ -8,6 +8,7 @@ import type { StreamReader } from '../store/store.js'
 import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
 import { Connection } from './connection.js'
 import type { Delivery } from './delivery.js'
+import type { MessageChanges } from './changes.js'
 import { Disconnect } from './disconnect.js'
 import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
 import type { Heartbeats } from './heartbeats.js'
@@ -33,6 +34,7 @@ export interface SocketDeps {
   tokens: Pick<Tokens, 'verify'>
   hub: Pick<Hub, 'register' | 'unregister' | 'count'>
   delivery: Pick<Delivery, 'send'>
+  changes: Pick<MessageChanges, 'edit' | 'delete'>
   receipts: Pick<Receipts, 'ack' | 'read'>
   typing: Pick<Typing, 'forConnection'>
   presence: Pick<Presence, 'connected' | 'disconnected' | 'watch' | 'unwatch'>
@@ -216,6 +218,8 @@ export class SocketHandler implements TransportEvents {
       case 'watch': this.run(connection, deps.presence.watch(connection, connection.userId, frame.users)); break
       case 'unwatch': deps.presence.unwatch(connection, frame.users); break
       case 'auth': void this.reauthenticate(connection, frame); break
+      case 'edit': this.run(connection, deps.changes.edit({ kind: 'user', id: connection.userId }, frame.id, frame.content), String(frame.id)); break
+      case 'delete': this.run(connection, deps.changes.delete({ kind: 'user', id: connection.userId }, frame.id), String(frame.id)); break
     }
   }
 
@@ -303,11 +307,11 @@ export class SocketHandler implements TransportEvents {
   }
 
   /** Runs a frame's work; its failure becomes an error frame, never a crash. */
-  private run (connection: Connection, work: Promise<void>): void {
+  private run (connection: Connection, work: Promise<unknown>, ref?: string): void {
     work.catch((err: unknown) => {
       const error = toPublicError(err)
       if (error.statusCode >= 500) this.deps.log.error({ err, userId: connection.userId, connectionId: connection.id }, 'frame failed')
-      connection.send(errorFrame(error))
+      connection.send(errorFrame(error, ref))
     })
   }
 }

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { ErrorSchema, authErrors } from '../schemas/common.js'
+import { Type } from '@sinclair/typebox'
+import { ErrorSchema, MessageSchema, authErrors } from '../schemas/common.js'
 import {
-  HistoryPageSchema, HistoryQuerySchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
+  EditMessageSchema, HistoryPageSchema, HistoryQuerySchema, MessageParamsSchema, PeerParamsSchema, SendMessageSchema, SentMessageSchema, SyncPageSchema, SyncQuerySchema
 } from '../schemas/messages.js'
 import { Errors, rateLimited } from '../errors.js'
-import { readStreamPage, seqFor, type StoredMessage } from '../store/store.js'
-import { messageBody } from './bodies.js'
+import { readStreamPage, type StoredMessage } from '../store/store.js'
+import { entryBody, messageBody } from './bodies.js'
 import { principalOf, requireUser, slowRefusal } from './guards.js'
 
 /** Default page sizes. */
@@ -49,6 +50,38 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       createdAt: new Date(message.createdAt).toISOString(),
       clientMsgId: message.clientMsgId ?? undefined
     })
+  })
+
+  fastify.patch('/v1/messages/:id', {
+    schema: {
+      tags: ['messages'],
+      summary: 'Edit a message (its sender, or a service)',
+      description: 'Every device of both users gets an `edited` frame (a new entry in both streams); history shows the new content and `editedAt`. ' +
+        'With DUOLOG_EDIT_WINDOW_S, a user may edit only that long after sending (403).',
+      security: [{ bearerAuth: [] }],
+      params: MessageParamsSchema,
+      body: EditMessageSchema,
+      response: { 200: MessageSchema, ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema }
+    }
+  }, async (request) => {
+    const principal = principalOf(request)
+    const message = await relay.changes.edit(principal, request.params.id, request.body.content)
+    return messageBody(message, principal.kind === 'user' ? principal.id : message.from)
+  })
+
+  fastify.delete('/v1/messages/:id', {
+    schema: {
+      tags: ['messages'],
+      summary: 'Delete a message for both users (its sender, or a service)',
+      description: 'Its content is erased from the store; every device of both users gets a `deleted` frame, and history shows it as deleted, without content. ' +
+        '409 `message_deleted` when it already was.',
+      security: [{ bearerAuth: [] }],
+      params: MessageParamsSchema,
+      response: { 204: Type.Null(), ...authErrors, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema }
+    }
+  }, async (request, reply) => {
+    await relay.changes.delete(principalOf(request), request.params.id)
+    return await reply.code(204).send(null)
   })
 
   await fastify.register(async (group) => {
@@ -102,11 +135,10 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       const me = principalOf(request).id
       const after = request.query.after ?? 0
       const limit = Math.min(request.query.limit ?? SYNC_PAGE, config.limits.maxSyncPage)
-      const { messages: shown, more } = await readStreamPage(store, me, after, limit)
-      const last = shown[shown.length - 1]
+      const { entries, more } = await readStreamPage(store, me, after, limit)
       return {
-        messages: shown.map((m) => messageBody(m, me)),
-        upTo: last === undefined ? after : seqFor(last, me),
+        messages: entries.map((entry) => entryBody(entry, me)),
+        upTo: entries[entries.length - 1]?.seq ?? after,
         more
       }
     })

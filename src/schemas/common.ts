@@ -34,7 +34,12 @@ export const MessageSchema = Type.Object({
   to: UserIdSchema,
   content: Type.String(),
   createdAt: TimestampSchema,
-  clientMsgId: Type.Optional(ClientMsgIdSchema)
+  clientMsgId: Type.Optional(ClientMsgIdSchema),
+  editedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the content was last edited.' })),
+  deletedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the message was deleted (its content is then "").' })),
+  kind: Type.Optional(Type.Union([Type.Literal('edited'), Type.Literal('deleted')], {
+    description: 'GET /v1/sync only: this entry records an edit or a deletion of the message (shown as it is now), not the message itself.'
+  }))
 }, { title: 'Message' })
 export type Message = Static<typeof MessageSchema>
 

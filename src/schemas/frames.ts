@@ -56,7 +56,22 @@ export const WatchFrameSchema = Type.Object({
 })
 export type WatchFrame = Static<typeof WatchFrameSchema>
 
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame
+/** Changes the content of a message the caller sent (both users' devices get `edited`). */
+export const EditFrameSchema = Type.Object({
+  type: Type.Literal('edit'),
+  id: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
+  content: Type.String()
+})
+export type EditFrame = Static<typeof EditFrameSchema>
+
+/** Deletes a message the caller sent, for both users (their devices get `deleted`). */
+export const DeleteFrameSchema = Type.Object({
+  type: Type.Literal('delete'),
+  id: Type.Integer({ minimum: 1, maximum: MAX_INTEGER })
+})
+export type DeleteFrame = Static<typeof DeleteFrameSchema>
+
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | AckFrame | PingFrame | TypingFrame | ReadFrame | WatchFrame | EditFrame | DeleteFrame
 
 // Server -> client frames (docs/protocol.md). src/relay/frames.ts builds them by hand for
 // speed; test/relay/frames.test.ts checks what it builds against these. The client SDK's
@@ -80,8 +95,26 @@ export const MessageFrameSchema = Type.Object({
   to: UserIdSchema,
   content: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
-  clientMsgId: Type.Optional(ClientMsgIdSchema)
+  clientMsgId: Type.Optional(ClientMsgIdSchema),
+  editedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When its content was last edited (a replay shows the message as it is now).' })),
+  deletedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When it was deleted; its content is then "".' }))
 }, { title: 'MessageFrame', description: 'A stream entry: a message to or from this user, in seq order.' })
+
+const changeFrame = (kind: 'edited' | 'deleted', description: string) => Type.Object({
+  type: Type.Literal(kind),
+  id: MessageId,
+  seq: Type.Integer({ minimum: 1, description: 'The position of this change in the receiving user\'s stream (not the message\'s).' }),
+  from: UserIdSchema,
+  to: UserIdSchema,
+  content: Type.String({ description: 'The content now ("" once deleted).' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  clientMsgId: Type.Optional(ClientMsgIdSchema),
+  editedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  deletedAt: Type.Optional(Type.String({ format: 'date-time' }))
+}, { title: kind === 'edited' ? 'EditedFrame' : 'DeletedFrame', description })
+
+export const EditedFrameSchema = changeFrame('edited', 'A stream entry: message `id` was edited (by its sender or a service); shown as it is now.')
+export const DeletedFrameSchema = changeFrame('deleted', 'A stream entry: message `id` was deleted for both users; its content is gone.')
 
 export const SentFrameSchema = Type.Object({
   type: Type.Literal('sent'),
@@ -129,17 +162,19 @@ export const ErrorFrameSchema = Type.Object({
   type: Type.Literal('error'),
   code: Type.String({ description: 'snake_case, stable (docs/errors.md)' }),
   message: Type.String(),
-  ref: Type.Optional(Type.String({ description: 'The clientMsgId of the send it concerns.' })),
+  ref: Type.Optional(Type.String({ description: 'The clientMsgId of the send it concerns; for an `edit` or `delete`, the message id.' })),
   retryAfter: Type.Optional(Type.Integer({ minimum: 0, description: 'With rate_limited: ms to wait before sending again.' }))
 }, { title: 'ErrorFrame', description: 'A frame was refused; the connection stays open.' })
 
 export const ServerFrameSchemas = [
-  ReadyFrameSchema, MessageFrameSchema, SentFrameSchema, SyncedFrameSchema, TypingEventFrameSchema,
+  ReadyFrameSchema, MessageFrameSchema, EditedFrameSchema, DeletedFrameSchema, SentFrameSchema, SyncedFrameSchema, TypingEventFrameSchema,
   PresenceFrameSchema, ReceiptFrameSchema, AuthenticatedFrameSchema, PongFrameSchema, ErrorFrameSchema
 ] as const
 
 export type ReadyFrame = Static<typeof ReadyFrameSchema>
 export type MessageFrame = Static<typeof MessageFrameSchema>
+export type EditedFrame = Static<typeof EditedFrameSchema>
+export type DeletedFrame = Static<typeof DeletedFrameSchema>
 export type SentFrame = Static<typeof SentFrameSchema>
 export type SyncedFrame = Static<typeof SyncedFrameSchema>
 export type TypingEventFrame = Static<typeof TypingEventFrameSchema>
@@ -148,4 +183,4 @@ export type ReceiptFrame = Static<typeof ReceiptFrameSchema>
 export type AuthenticatedFrame = Static<typeof AuthenticatedFrameSchema>
 export type PongFrame = Static<typeof PongFrameSchema>
 export type ErrorFrame = Static<typeof ErrorFrameSchema>
-export type ServerFrame = ReadyFrame | MessageFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame
+export type ServerFrame = ReadyFrame | MessageFrame | EditedFrame | DeletedFrame | SentFrame | SyncedFrame | TypingEventFrame | PresenceFrame | ReceiptFrame | AuthenticatedFrame | PongFrame | ErrorFrame

@@ -19,6 +19,12 @@ export const SentMessageSchema = Type.Object({
 }, { title: 'SentMessage' })
 export type SentMessage = Static<typeof SentMessageSchema>
 
+export const MessageParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'A message id.' }) })
+
+export const EditMessageSchema = Type.Object({
+  content: ContentSchema
+}, { additionalProperties: false, title: 'EditMessage' })
+
 export const PeerParamsSchema = Type.Object({ peer: UserIdSchema })
 export type PeerParams = Static<typeof PeerParamsSchema>
 

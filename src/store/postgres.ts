@@ -1,9 +1,9 @@
 import pg from 'pg'
 import type {
-  AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord
+  AppendOutcome, ChangeOutcome, ConversationSummary, MessageChange, StreamEntry, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord
 } from './store.js'
 import { postgresMigrations } from './migrations/postgres.js'
-import { conversationCounters, eventDrafts, messageCreatedDrafts, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
+import { changeDrafts, changed, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
 import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { Log } from '../log.js'
 import { Errors } from '../errors.js'
@@ -26,7 +26,7 @@ const types = {
 } as pg.CustomTypesConfig
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS "createdAt",
-  m.client_msg_id AS "clientMsgId", m.sender_seq AS "senderSeq", m.recipient_seq AS "recipientSeq"`
+  m.client_msg_id AS "clientMsgId", m.sender_seq AS "senderSeq", m.recipient_seq AS "recipientSeq", m.edited_at AS "editedAt", m.deleted_at AS "deletedAt"`
 const SESSION_COLUMNS = 'id, user_id AS "userId", created_at AS "createdAt", revoked_at AS "revokedAt"'
 
 type Client = pg.PoolClient
@@ -323,10 +323,45 @@ export class PostgresStore implements Store, OutboxStore {
     return result.rowCount ?? 0
   }
 
-  async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
-    const { rows } = await this.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
-      WHERE s.user_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`, [userId, after, limit])
-    return rows
+  async readStream (userId: string, after: number, limit: number): Promise<StreamEntry[]> {
+    const { rows } = await this.query<StoredMessage & { entrySeq: number, entryKind: number }>(`SELECT s.seq AS "entrySeq", s.kind AS "entryKind", ${MESSAGE_COLUMNS}
+      FROM stream s JOIN messages m ON m.id = s.message_id WHERE s.user_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`, [userId, after, limit])
+    return rows.map(toEntry)
+  }
+
+  async getMessage (id: number): Promise<StoredMessage | undefined> {
+    return await this.one<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1`, [id])
+  }
+
+  /** Locks both users' rows first (as appends do, in id order) to take the next seqs. */
+  async changeMessage (change: MessageChange): Promise<ChangeOutcome> {
+    const found = await this.getMessage(change.id)
+    if (found === undefined) return { status: 'not_found' }
+    return await this.tx(async (c): Promise<ChangeOutcome> => {
+      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[found.from, found.to].sort()])
+      const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
+      const before = await this.one<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1 FOR UPDATE`, [change.id], c)
+      if (before === undefined) return { status: 'not_found' }
+      if (before.deletedAt !== null) return { status: 'deleted' }
+      const after = changed(before, change)
+      if (change.kind === 'edited') {
+        await c.query('UPDATE messages SET content = $1, edited_at = $2 WHERE id = $3', [change.content, change.at, change.id])
+      } else {
+        await c.query('UPDATE messages SET content = \'\', deleted_at = $1 WHERE id = $2', [change.at, change.id])
+        await c.query(`UPDATE webhook_events SET data = jsonb_set(jsonb_set(data::jsonb, '{content}', '""'), '{deletedAt}', to_jsonb($1::text))::text
+          WHERE message_id = $2`, [new Date(change.at).toISOString(), change.id])
+      }
+      const senderSeq = (lastSeq.get(after.from) ?? 0) + 1
+      const recipientSeq = after.recipientSeq > 0 && lastSeq.has(after.to) ? (lastSeq.get(after.to) ?? 0) + 1 : 0
+      const users = recipientSeq > 0 ? [after.from, after.to] : [after.from]
+      const seqs = recipientSeq > 0 ? [senderSeq, recipientSeq] : [senderSeq]
+      await c.query(`WITH entries AS (
+          INSERT INTO stream (user_id, seq, message_id, kind) SELECT u, s, $3::bigint, $4::smallint FROM unnest($1::text[], $2::bigint[]) AS v(u, s)
+        )
+        UPDATE users u SET last_seq = v.s FROM unnest($1::text[], $2::bigint[]) AS v(id, s) WHERE u.id = v.id`, [users, seqs, after.id, entryKindCode(change.kind)])
+      await this.writeEvents(c, changeDrafts(this.outbox, after, change.kind))
+      return { status: 'changed', message: after, senderSeq, recipientSeq }
+    })
   }
 
   async streamState (userId: string): Promise<StreamState> {
@@ -382,7 +417,7 @@ export class PostgresStore implements Store, OutboxStore {
   async markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>> {
     const { rows } = await this.query<{ peer: string, upTo: number }>(`WITH newest AS (
         SELECT m.sender AS peer, max(m.id) AS up_to FROM stream s JOIN messages m ON m.id = s.message_id
-        WHERE s.user_id = $1 AND s.seq > $2 AND s.seq <= $3 AND m.recipient = $1 GROUP BY m.sender)
+        WHERE s.user_id = $1 AND s.seq > $2 AND s.seq <= $3 AND s.kind = 0 AND m.recipient = $1 GROUP BY m.sender)
       UPDATE conversations c SET delivered_up_to = n.up_to FROM newest n
       WHERE c.user_id = $1 AND c.peer = n.peer AND c.delivered_up_to < n.up_to
       RETURNING c.peer, c.delivered_up_to AS "upTo"`, [userId, afterSeq, upToSeq])

@@ -1,4 +1,4 @@
-import type { AppendOutcome, NewMessage, ReadOutcome, SessionRecord, StoredMessage } from './store.js'
+import type { AppendOutcome, EntryKind, MessageChange, NewMessage, ReadOutcome, SessionRecord, StoredMessage, StreamEntry } from './store.js'
 import type { EventDraft, OutboxSettings } from './outbox.js'
 import type { WebhookEventType } from '../webhooks/events.js'
 
@@ -8,6 +8,17 @@ import type { WebhookEventType } from '../webhooks/events.js'
 /** The two users of a conversation in a fixed order (how both stores key a pair). */
 export function orderedPair (a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a]
+}
+
+const ENTRY_KINDS: readonly EntryKind[] = ['message', 'edited', 'deleted']
+
+/** How both stores keep an entry's kind: 0 message, 1 edited, 2 deleted. */
+export const entryKindCode = (kind: EntryKind): number => ENTRY_KINDS.indexOf(kind)
+
+/** A stream row (the message's columns, and the entry's seq and kind code) as an entry. */
+export function toEntry (row: StoredMessage & { entrySeq: number, entryKind: number }): StreamEntry {
+  const { entrySeq, entryKind, ...message } = row
+  return { seq: entrySeq, kind: ENTRY_KINDS[entryKind] ?? 'message', message }
 }
 
 /** One string for a pair, the same from either side. */
@@ -59,7 +70,8 @@ export function planAppend (batch: readonly NewMessage[], lookups: AppendLookups
     const key = m.clientMsgId === null ? undefined : retryKey(m.from, m.clientMsgId)
     const earlier = key === undefined ? undefined : inBatch.get(key) ?? lookups.earlier(key, m.from, m.clientMsgId as string)
     if (earlier !== undefined) {
-      const same = earlier.to === m.to && earlier.content === m.content
+      // An edited or deleted message no longer has the content it was sent with: any retry to the same recipient is taken as one.
+      const same = earlier.to === m.to && (earlier.content === m.content || earlier.editedAt !== null || earlier.deletedAt !== null)
       outcomes.push({ status: same ? 'duplicate' : 'conflict', message: earlier })
       continue
     }
@@ -72,7 +84,7 @@ export function planAppend (batch: readonly NewMessage[], lookups: AppendLookups
       continue
     }
     const message: StoredMessage = {
-      id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq: next(m.from), recipientSeq: next(m.to)
+      id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq: next(m.from), recipientSeq: next(m.to), editedAt: null, deletedAt: null
     }
     if (key !== undefined) inBatch.set(key, message)
     fresh.push(message)
@@ -152,8 +164,20 @@ export function messageEventData (m: StoredMessage): Record<string, unknown> {
     createdAt: new Date(m.createdAt).toISOString(),
     ...(m.clientMsgId === null ? {} : { clientMsgId: m.clientMsgId }),
     senderSeq: m.senderSeq,
-    recipientSeq: m.recipientSeq
+    recipientSeq: m.recipientSeq,
+    ...(m.editedAt === null ? {} : { editedAt: new Date(m.editedAt).toISOString() }),
+    ...(m.deletedAt === null ? {} : { deletedAt: new Date(m.deletedAt).toISOString() })
   }
+}
+
+/** What a change does to a message (its content erased when deleted). */
+export function changed (m: StoredMessage, change: MessageChange): StoredMessage {
+  return change.kind === 'edited' ? { ...m, content: change.content, editedAt: change.at } : { ...m, content: '', deletedAt: change.at }
+}
+
+/** The webhook event of a change. */
+export function changeDrafts (settings: OutboxSettings | undefined, m: StoredMessage, kind: MessageChange['kind']): EventDraft[] {
+  return eventDrafts(settings, kind === 'edited' ? 'message.edited' : 'message.deleted', messageEventData(m), [m.from, m.to], m.id)
 }
 
 /** The events a batch of newly stored messages causes. */

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { AppendOutcome, ConversationSummary, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
+import type { AppendOutcome, ChangeOutcome, ConversationSummary, MessageChange, StreamEntry, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
-import { conversationCounters, eventDrafts, messageCreatedDrafts, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
+import { changeDrafts, changed, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
 import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
@@ -27,7 +27,7 @@ export interface SqliteStoreOptions {
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
-  m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq`
+  m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq, m.edited_at AS editedAt, m.deleted_at AS deletedAt`
 
 /**
  * Messages stored in the log but not yet in the index tables, indexed in memory.
@@ -138,7 +138,7 @@ export class SqliteStore implements Store, OutboxStore {
       indexedUpTo: db.prepare('SELECT value FROM meta WHERE key = \'indexed_up_to\'').pluck(),
       setIndexedUpTo: db.prepare('UPDATE meta SET value = ? WHERE key = \'indexed_up_to\''),
       unindexed: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id > ? ORDER BY m.id`),
-      readStream: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
+      readStream: db.prepare(`SELECT s.seq AS entrySeq, s.kind AS entryKind, ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
         WHERE s.user_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ?`),
       ackedSeq: db.prepare('SELECT acked_seq FROM users WHERE id = ?').pluck(),
       ack: db.prepare('UPDATE users SET acked_seq = max(acked_seq, ?) WHERE id = ? RETURNING acked_seq').pluck(),
@@ -163,12 +163,16 @@ export class SqliteStore implements Store, OutboxStore {
       countIncoming: db.prepare(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
         WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id > ? AND c.message_id <= ? AND m.sender = ?`).pluck(),
       deliveredByPeer: db.prepare(`SELECT m.sender AS peer, max(m.id) AS upTo FROM stream s JOIN messages m ON m.id = s.message_id
-        WHERE s.user_id = ? AND s.seq > ? AND s.seq <= ? AND m.recipient = ? GROUP BY m.sender`),
+        WHERE s.user_id = ? AND s.seq > ? AND s.seq <= ? AND s.kind = 0 AND m.recipient = ? GROUP BY m.sender`),
       recentConversations: db.prepare(`SELECT c.peer, c.last_message_id AS lastMessageId, c.received - c.read AS unread, c.read_up_to AS readUpTo,
           coalesce(p.read_up_to, 0) AS peerReadUpTo, coalesce(p.delivered_up_to, 0) AS peerDeliveredUpTo
         FROM conversations c LEFT JOIN conversations p ON p.user_id = c.peer AND p.peer = c.user_id
         WHERE c.user_id = ? AND c.last_message_id < ? AND c.last_message_id > 0 ORDER BY c.last_message_id DESC LIMIT ?`),
       messageById: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?`),
+      insertChangeEntry: db.prepare('INSERT INTO stream (user_id, seq, message_id, kind) VALUES (?, ?, ?, ?)'),
+      editMessage: db.prepare('UPDATE messages SET content = ?, edited_at = ? WHERE id = ?'),
+      deleteMessage: db.prepare('UPDATE messages SET content = \'\', deleted_at = ? WHERE id = ?'),
+      scrubEvents: db.prepare('UPDATE webhook_events SET data = json_set(data, \'$.content\', \'\', \'$.deletedAt\', ?) WHERE message_id = ?'),
       lastEventId: db.prepare('SELECT coalesce(max(id), 0) FROM webhook_events').pluck(),
       eventTail: db.prepare('SELECT event_id FROM webhook_tails WHERE user_id = ?').pluck(),
       eventUnreleased: db.prepare('SELECT 1 FROM webhook_events WHERE id = ? AND released = 0').pluck(),
@@ -356,15 +360,56 @@ export class SqliteStore implements Store, OutboxStore {
     return outcomes
   }
 
-  async readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]> {
-    const rows = this.stmts.readStream.all(userId, after, limit) as StoredMessage[]
-    if (rows.length === limit) return rows
-    // Unindexed entries all come after the indexed ones of the same stream.
+  async readStream (userId: string, after: number, limit: number): Promise<StreamEntry[]> {
+    const entries = (this.stmts.readStream.all(userId, after, limit) as Array<StoredMessage & { entrySeq: number, entryKind: number }>).map(toEntry)
+    if (entries.length === limit) return entries
+    // Unindexed entries (messages only: a change indexes the tail first) come after the indexed ones.
     for (const m of this.tail.byUser.get(userId) ?? []) {
-      if (rows.length === limit) break
-      if ((m.to === userId ? m.recipientSeq : m.senderSeq) > after) rows.push(m)
+      if (entries.length === limit) break
+      const seq = m.to === userId ? m.recipientSeq : m.senderSeq
+      if (seq > after) entries.push({ seq, kind: 'message', message: m })
     }
-    return rows
+    return entries
+  }
+
+  async getMessage (id: number): Promise<StoredMessage | undefined> {
+    return this.stmts.messageById.get(id) as StoredMessage | undefined
+  }
+
+  async changeMessage (change: MessageChange): Promise<ChangeOutcome> {
+    const s = this.stmts
+    try {
+      return this.db.transaction((): ChangeOutcome => {
+        // Change entries go straight into the stream table, after every message entry: index the tail first.
+        if (this.tail.messages.length > 0) this.writeIndex(this.tail.messages.length)
+        const before = s.messageById.get(change.id) as StoredMessage | undefined
+        if (before === undefined) return { status: 'not_found' }
+        if (before.deletedAt !== null) return { status: 'deleted' }
+        const after = changed(before, change)
+        if (change.kind === 'edited') {
+          s.editMessage.run(change.content, change.at, change.id)
+        } else {
+          s.deleteMessage.run(change.at, change.id)
+          s.scrubEvents.run(new Date(change.at).toISOString(), change.id)
+        }
+        const kind = entryKindCode(change.kind)
+        const senderSeq = this.lastSeq(after.from) + 1
+        s.insertChangeEntry.run(after.from, senderSeq, after.id, kind)
+        this.lastSeqs.set(after.from, senderSeq)
+        let recipientSeq = 0
+        if (after.recipientSeq > 0) {
+          recipientSeq = this.lastSeq(after.to) + 1
+          s.insertChangeEntry.run(after.to, recipientSeq, after.id, kind)
+          this.lastSeqs.set(after.to, recipientSeq)
+        }
+        this.writeEvents(changeDrafts(this.outbox, after, change.kind))
+        return { status: 'changed', message: after, senderSeq, recipientSeq }
+      })()
+    } catch (err) {
+      this.lastSeqs.clear()
+      this.loadTail()
+      throw err
+    }
   }
 
   async streamState (userId: string): Promise<StreamState> {

@@ -20,8 +20,34 @@ export interface StoredMessage {
   createdAt: number
   clientMsgId: string | null
   senderSeq: number
+  /** 0 when the message is in the sender's stream only (the recipient blocks the sender). */
   recipientSeq: number
+  /** When the content was last changed; null if never. */
+  editedAt: number | null
+  /** When it was deleted (its content is then ""); null if not. */
+  deletedAt: number | null
 }
+
+/** What a stream entry records: a message, or a change to one (made later, so at a later seq). */
+export type EntryKind = 'message' | 'edited' | 'deleted'
+
+/** One entry of a user's stream: its position, what it records, and the message as it is now. */
+export interface StreamEntry {
+  seq: number
+  kind: EntryKind
+  message: StoredMessage
+}
+
+export type MessageChange =
+  | { id: number, kind: 'edited', content: string, at: number }
+  | { id: number, kind: 'deleted', at: number }
+
+export type ChangeOutcome =
+  /** The change is stored, with an entry in the sender's stream and (if the message is in it) the recipient's. */
+  | { status: 'changed', message: StoredMessage, senderSeq: number, recipientSeq: number }
+  | { status: 'not_found' }
+  /** The message was already deleted: nothing changes any more. */
+  | { status: 'deleted' }
 
 export interface NewMessage {
   from: string
@@ -110,8 +136,15 @@ export interface Store extends OutboxStore {
   setLastSeen (id: string, at: number): Promise<void>
   /** Stores a batch in one commit; outcomes are in the batch's order (decided by planAppend in rules.ts). */
   appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]>
-  /** Messages of userId's stream with seq > after, oldest first, at most limit. */
-  readStream (userId: string, after: number, limit: number): Promise<StoredMessage[]>
+  /** Entries of userId's stream with seq > after, oldest first, at most limit. */
+  readStream (userId: string, after: number, limit: number): Promise<StreamEntry[]>
+  getMessage (id: number): Promise<StoredMessage | undefined>
+  /**
+   * Edits or deletes a message for both users in one commit: the new content (or none: a
+   * deleted message's content is erased, from webhook events too), and an entry at the next
+   * seq of each stream the message is in.
+   */
+  changeMessage (change: MessageChange): Promise<ChangeOutcome>
   streamState (userId: string): Promise<StreamState>
   /** Raises ackedSeq to upTo if higher (never lowers it); resolves to the new ackedSeq. */
   ack (userId: string, upTo: number): Promise<number>
@@ -153,12 +186,12 @@ export type StreamReader = Pick<Store, 'readStream' | 'streamState'>
  * A page of userId's stream after `after`: at most `limit` entries, oldest first, and whether
  * more follow. Shared by WebSocket `sync` and GET /v1/sync. Refuses a cursor past the end.
  */
-export async function readStreamPage (store: StreamReader, userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[], more: boolean }> {
+export async function readStreamPage (store: StreamReader, userId: string, after: number, limit: number): Promise<{ entries: StreamEntry[], more: boolean }> {
   const { lastSeq } = await store.streamState(userId)
   if (after > lastSeq) throw new Errors.InvalidCursor(`after (${after}) is beyond the end of the stream (${lastSeq})`)
   const page = await store.readStream(userId, after, limit + 1)
   const more = page.length > limit
-  return { messages: more ? page.slice(0, limit) : page, more }
+  return { entries: more ? page.slice(0, limit) : page, more }
 }
 
 /** The seq a message has in the stream of userId (one of its two parties). */

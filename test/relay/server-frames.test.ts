@@ -28,9 +28,15 @@ t.test('every frame the server sends matches its schema, and every schema is see
   a.send({ type: 'ping' })
   a.send({ type: 'auth', token: alice2 })
   a.send({ type: 'nonsense' })
-  await eventually(() => ['synced', 'pong', 'authenticated', 'error', 'receipt', 'typing', 'presence'].every((type) => a.frames.some((f) => f.type === type)))
+  a.send({ type: 'edit', id: last.id, content: 'edited' })
+  a.send({ type: 'delete', id: last.id })
+  await eventually(() => ['synced', 'pong', 'authenticated', 'error', 'receipt', 'typing', 'presence', 'edited', 'deleted'].every((type) => a.frames.some((f) => f.type === type)))
+  // A replay shows an edited and deleted message as it is now.
+  const replay = await Client.connect(server, bob, { after: 0 })
+  await eventually(() => replay.frames.some((f) => f.type === 'synced'))
+  t.ok(replay.frames.some((f) => f.type === 'message' && f.deletedAt !== undefined && f.editedAt !== undefined))
   const seen = new Set<string>()
-  for (const frame of [...a.frames, ...b.frames]) {
+  for (const frame of [...a.frames, ...b.frames, ...replay.frames]) {
     const check = byType.get(frame.type)
     t.ok(check, `a schema for ${frame.type as string}`)
     if (check === undefined) continue
@@ -38,5 +44,5 @@ t.test('every frame the server sends matches its schema, and every schema is see
     if (!check.Check(frame)) t.fail(`${JSON.stringify(frame)}: ${[...check.Errors(frame)].map((e) => `${e.path} ${e.message}`).join('; ')}`)
   }
   t.same([...byType.keys()].filter((type) => !seen.has(type)), [], 'every schema was seen on the wire')
-  a.close(); b.close()
+  a.close(); b.close(); replay.close()
 })

@@ -44,8 +44,8 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     const stored = outcomes.flatMap((o) => o.status === 'stored' ? [o.message] : [])
     t.same(stored.map((m) => [m.senderSeq, m.recipientSeq]), [[1, 1], [2, 2], [1, 3]])
     t.ok((stored[0]?.id ?? 0) < (stored[1]?.id ?? 0), 'ids grow')
-    t.same((await store.readStream('alice', 0, 10)).map((m) => m.content), ['1', '2', '3'])
-    t.same((await store.readStream('alice', 1, 1)).map((m) => m.content), ['2'], 'after and limit')
+    t.same((await store.readStream('alice', 0, 10)).map((e) => e.message.content), ['1', '2', '3'])
+    t.same((await store.readStream('alice', 1, 1)).map((e) => e.message.content), ['2'], 'after and limit')
     t.same(await store.streamState('alice'), { lastSeq: 3, ackedSeq: 0 })
     t.same(await store.streamState('nobody'), { lastSeq: 0, ackedSeq: 0 })
   })
@@ -64,7 +64,7 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     const inOneBatch = await store.appendMessages([msg('alice', 'bob', 'twice', 'k2'), msg('alice', 'bob', 'twice', 'k2'), msg('alice', 'bob', 'other', 'k2')])
     t.same(inOneBatch.map((o) => o.status), ['stored', 'duplicate', 'conflict'], 'a retry inside the same batch')
     t.same(inOneBatch.map((o) => 'message' in o ? o.message.id : 0), Array(3).fill(inOneBatch[0] !== undefined && 'message' in inOneBatch[0] ? inOneBatch[0].message.id : -1), 'all name the stored message')
-    t.same((await store.readStream('bob', 2, 10)).map((m) => m.content), ['twice'])
+    t.same((await store.readStream('bob', 2, 10)).map((e) => e.message.content), ['twice'])
   })
 
   t.test('acks only move forward', async (t) => {
@@ -129,7 +129,7 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     t.same(outcomes.map((o) => o.status), ['unknown_sender', 'unknown_recipient', 'unknown_sender', 'stored'])
     t.same(await store.streamState('bob'), { lastSeq: 1, ackedSeq: 0 }, 'the refused messages took no seq')
     t.same(await store.streamState('ghost'), { lastSeq: 0, ackedSeq: 0 })
-    t.same((await store.readStream('bob', 0, 10)).map((m) => m.content), ['ok'])
+    t.same((await store.readStream('bob', 0, 10)).map((e) => e.message.content), ['ok'])
   })
 
   t.test('hasConversation: once a message went either way, for both users only', async (t) => {
@@ -237,5 +237,40 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     await store.appendMessages([msg('alice', 'bob', 'a1')])
     t.same(await store.claimEvents(Date.now() + 1000, 10, 1000), [])
     t.same(await store.deliveries({ limit: 10 }), [])
+  })
+
+  t.test('edits and deletions: an entry in both streams at the next seqs; content erased on delete, from webhook events too', async (t) => {
+    const store = await withOptions(t, { outbox: { events: new Set(WEBHOOK_EVENT_TYPES), undeliveredMs: 60_000 } }, 'alice', 'bob')
+    const [first, second] = (await store.appendMessages([msg('alice', 'bob', 'helo', 'k1'), msg('bob', 'alice', 'hi')])).map((o) => o.status === 'stored' ? o.message : undefined)
+    const id = first?.id ?? 0
+    const edited = await store.changeMessage({ id, kind: 'edited', content: 'hello', at: 5000 })
+    t.match(edited, { status: 'changed', senderSeq: 3, recipientSeq: 3, message: { id, content: 'hello', editedAt: 5000, deletedAt: null } })
+    t.same((await store.readStream('bob', 0, 10)).map((e) => [e.seq, e.kind, e.message.id, e.message.content]),
+      [[1, 'message', id, 'hello'], [2, 'message', second?.id, 'hi'], [3, 'edited', id, 'hello']])
+    t.same(await store.streamState('alice'), { lastSeq: 3, ackedSeq: 0 })
+    const [next] = await store.appendMessages([msg('alice', 'bob', 'after the edit')])
+    t.match(next, { status: 'stored', message: { senderSeq: 4, recipientSeq: 4 } }, 'seqs go on after a change entry')
+
+    const deleted = await store.changeMessage({ id, kind: 'deleted', at: 6000 })
+    t.match(deleted, { status: 'changed', senderSeq: 5, recipientSeq: 5, message: { content: '', deletedAt: 6000, editedAt: 5000 } })
+    t.match(await store.getMessage(id), { content: '', deletedAt: 6000 })
+    t.same((await store.readStream('alice', 4, 10)).map((e) => [e.seq, e.kind, e.message.content]), [[5, 'deleted', '']])
+    t.match((await store.conversation('bob', 'alice', { limit: 10 })).find((m) => m.id === id), { content: '', deletedAt: 6000 }, 'history shows it deleted')
+    t.same(await store.changeMessage({ id, kind: 'edited', content: 'again', at: 7000 }), { status: 'deleted' })
+    t.same(await store.changeMessage({ id: 999_999, kind: 'deleted', at: 7000 }), { status: 'not_found' })
+    t.same(await store.markDelivered('bob', 0, 5), [{ peer: 'alice', upTo: next?.status === 'stored' ? next.message.id : -1 }], 'change entries are not deliveries')
+
+    // Every event, in the order the sender would get them (each delivered before the next is due).
+    const events = []
+    for (let round = 0; round < 20; round++) {
+      const due = await store.claimEvents(Date.now() + 120_000, 100, 1000)
+      if (due.length === 0) break
+      events.push(...due)
+      for (const e of due) await store.recordAttempt(e.id, { status: 'delivered', at: Date.now(), httpStatus: 200 })
+    }
+    const about = events.filter((e) => e.messageId === id)
+    t.same(about.map((e) => e.type).sort(), ['message.created', 'message.deleted', 'message.edited', 'message.undelivered'])
+    for (const e of about) t.match(JSON.parse(e.data), { id, content: '', deletedAt: new Date(6000).toISOString() }, `${e.type}: no content left`)
+    t.notOk(about.some((e) => e.data.includes('hel')), 'the old content is nowhere in the outbox')
   })
 }

@@ -43,10 +43,11 @@ if (url !== undefined) {
       }
     }))
     const stream = await first.readStream('hub', 0, 1000)
-    t.same(stream.map((m) => m.from === 'hub' ? m.senderSeq : m.recipientSeq), Array.from({ length: 120 }, (_, i) => i + 1), 'hub: 1..120, no gap')
+    t.same(stream.map((e) => e.seq), Array.from({ length: 120 }, (_, i) => i + 1), 'hub: 1..120, no gap')
+    t.same(stream.map((e) => e.message.from === 'hub' ? e.message.senderSeq : e.message.recipientSeq), stream.map((e) => e.seq), 'each entry at its message\'s seq')
     for (const id of ['a', 'b', 'c']) {
       const own = await first.readStream(id, 0, 100)
-      t.same(own.map((m) => m.from === id ? m.senderSeq : m.recipientSeq), Array.from({ length: 40 }, (_, i) => i + 1), `${id}: 1..40`)
+      t.same(own.map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 1), `${id}: 1..40`)
     }
     t.same(await first.streamState('hub'), { lastSeq: 120, ackedSeq: 0 })
   })

@@ -22,7 +22,7 @@ t.test('a SQLite file keeps everything across a reopen, and migrations run once'
   await first.appendMessages([{ from: 'alice', to: 'bob', content: 'kept', clientMsgId: 'k', createdAt: 1 }])
   await first.close()
   const second = new SqliteStore({ dataDir, synchronous: 'normal' })
-  t.same((await second.readStream('bob', 0, 10)).map((m) => m.content), ['kept'])
+  t.same((await second.readStream('bob', 0, 10)).map((e) => e.message.content), ['kept'])
   t.throws(() => new SqliteStore({ dataDir, synchronous: 'normal' }), /locked/, 'a second process on the same file is refused')
   await second.close()
   const db = inspectDatabase(join(dataDir, 'duolog.db'))
@@ -46,7 +46,7 @@ t.test('messages stored but not indexed before a crash are indexed on the next s
 
   const restarted = new SqliteStore({ dataDir, synchronous: 'normal' })
   t.teardown(() => restarted.close())
-  t.same((await restarted.readStream('bob', 0, 10)).map((m) => m.content), ['m1', 'm2', 'm3'])
+  t.same((await restarted.readStream('bob', 0, 10)).map((e) => e.message.content), ['m1', 'm2', 'm3'])
   t.same(await restarted.streamState('alice'), { lastSeq: 3, ackedSeq: 0 })
   const [retry] = await restarted.appendMessages([{ from: 'alice', to: 'bob', content: 'm2', clientMsgId: 'k2', createdAt: 9 }])
   t.equal(retry?.status, 'duplicate', 'clientMsgIds are indexed too')

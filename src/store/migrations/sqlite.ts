@@ -122,5 +122,12 @@ export const sqliteMigrations: readonly string[] = [
   CREATE INDEX webhook_events_finished ON webhook_events (finished_at) WHERE next_attempt_at IS NULL;
   -- Each user's newest ordered event: the next one waits for it while it is unfinished.
   CREATE TABLE webhook_tails (user_id TEXT PRIMARY KEY, event_id INTEGER NOT NULL) WITHOUT ROWID;
+  `,
+  `
+  -- Edits and deletions: the message's current state, and a stream entry per change (kind
+  -- 1 edited, 2 deleted; 0 is the message itself).
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  ALTER TABLE stream ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
   `
 ]
