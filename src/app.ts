@@ -27,6 +27,7 @@ import wsRoutes from './routes/ws.js'
 import metricsRoutes from './routes/metrics.js'
 import demoRoutes from './routes/demo.js'
 import webhookRoutes from './routes/webhooks.js'
+import blockRoutes from './routes/blocks.js'
 
 /** Where the server is in its life: a load balancer reads it from /readyz. */
 export interface Lifecycle {
@@ -107,6 +108,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(conversationRoutes)
   await fastify.register(presenceRoutes)
   await fastify.register(wsRoutes)
+  await fastify.register(blockRoutes)
   await fastify.register(webhookRoutes)
   await fastify.register(metricsRoutes)
   await fastify.register(demoRoutes)

@@ -29,6 +29,7 @@ async function openapiPlugin (fastify: FastifyInstance): Promise<void> {
         { name: 'conversations', description: 'Conversation list, unread counts, read markers' },
         { name: 'presence', description: 'Who is online, and when they were last seen' },
         { name: 'websocket', description: 'The WebSocket upgrade (the protocol: /asyncapi.json)' },
+        { name: 'blocks', description: 'Users a user does not want to hear from' },
         { name: 'webhooks', description: 'What the webhook sender did (the events: docs/webhooks.md)' },
         { name: 'health', description: 'Liveness, readiness and metrics' }
       ]

@@ -20,7 +20,7 @@ export interface PresenceInfo {
 
 export interface PresenceOptions {
   /** Who exists, their stored lastSeen, and who has a conversation with whom (for `contacts`). */
-  users: Pick<Store, 'lastSeen' | 'setLastSeen' | 'hasConversation'>
+  users: Pick<Store, 'lastSeen' | 'setLastSeen' | 'hasConversation' | 'blockedEitherWay'>
   /** Who is online, shared by the instances. */
   presenceStore: PresenceStore
   bus: Bus
@@ -72,10 +72,12 @@ export class Presence {
 
   /**
    * Whether `viewer` may see the presence of `target`: services always, users their own and,
-   * by DUOLOG_PRESENCE_VISIBILITY, everyone's, nobody's or (the default) their contacts'.
+   * by DUOLOG_PRESENCE_VISIBILITY, everyone's, nobody's or (the default) their contacts', never
+   * that of a user they block or who blocks them.
    */
   async canSee (viewer: Viewer, target: string): Promise<boolean> {
     if (viewer.kind === 'service' || viewer.id === target) return true
+    if (this.options.visibility !== 'nobody' && await this.options.users.blockedEitherWay(viewer.id, target)) return false
     switch (this.options.visibility) {
       case 'everyone': return true
       case 'nobody': return false

@@ -7,14 +7,17 @@ import type { Disconnect } from './disconnect.js'
  * - entry:     `e<seq>|<frame>`            a stream entry for every connection of the user
  * - transient: `t<connectionId>|<frame>`   a frame for every connection but the one named (may be empty)
  * - kick:      `x<code>|<sessionId>|<reason>` close the user's connections (of that session, if named)
+ * - hide:      `h<peer>|`                 the user and peer block each other now: stop showing peer's presence
  */
 export type RelayEvent =
   | { kind: 'entry', seq: number, frame: string }
   | { kind: 'transient', except: string, frame: string }
   | { kind: 'kick', disconnect: Disconnect, sessionId: string }
+  | { kind: 'hide', peer: string }
 
 export const encodeEntry = (seq: number, frame: string): string => `e${seq}|${frame}`
 export const encodeTransient = (frame: string, except = ''): string => `t${except}|${frame}`
+export const encodeHide = (peer: string): string => `h${peer}|`
 export const encodeKick = (disconnect: Disconnect, sessionId: string): string => `x${disconnect.code}|${sessionId}|${disconnect.reason}`
 
 /** undefined for a payload that is not a relay event (never thrown: it comes off the network). */
@@ -30,6 +33,8 @@ export function decodeEvent (payload: string): RelayEvent | undefined {
     }
     case 't':
       return { kind: 'transient', except: head, frame: rest }
+    case 'h':
+      return { kind: 'hide', peer: head }
     case 'x': {
       const second = rest.indexOf('|')
       const code = Number(head)

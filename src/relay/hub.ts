@@ -4,7 +4,7 @@ import type { Log } from '../log.js'
 import type { StoredMessage } from '../store/store.js'
 import type { Connection } from './connection.js'
 import type { Disconnect } from './disconnect.js'
-import { decodeEvent, encodeEntry, encodeKick, encodeTransient } from './events.js'
+import { decodeEvent, encodeEntry, encodeHide, encodeKick, encodeTransient } from './events.js'
 import { changeFrame, messageFrame, sentFrame } from './frames.js'
 import { Registry } from './registry.js'
 
@@ -21,6 +21,9 @@ export class Hub {
   readonly registry = new Registry()
   /** The bus listener of each user with connections here. */
   private readonly listeners = new Map<string, Listener>()
+
+  /** What a connection does when its user and a peer start blocking each other (set by the relay: stop watching the peer). */
+  onHide: (connection: Connection, peer: string) => void = () => {}
 
   constructor (private readonly bus: Bus, private readonly log: Log) {}
 
@@ -61,7 +64,8 @@ export class Hub {
    */
   publish (message: StoredMessage, origin: Connection | undefined): void {
     origin?.offer(message.senderSeq, sentFrame(message), true)
-    void this.bus.publish(Channels.user(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
+    // recipientSeq 0: a block hides the message from its recipient.
+    if (message.recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
     void this.bus.publish(Channels.user(message.from), encodeEntry(message.senderSeq, messageFrame(message, message.senderSeq)))
   }
 
@@ -79,6 +83,12 @@ export class Hub {
   /** Closes the connections of one login session of a user, on every instance (logout, refresh token reuse). */
   endSession (userId: string, sessionId: string, disconnect: Disconnect): void {
     void this.bus.publish(Channels.user(userId), encodeKick(disconnect, sessionId))
+  }
+
+  /** A block between two users: each one's connections, on every instance, stop showing the other's presence. */
+  hideEachOther (a: string, b: string): void {
+    void this.bus.publish(Channels.user(a), encodeHide(b))
+    void this.bus.publish(Channels.user(b), encodeHide(a))
   }
 
   /** Closes every connection of a user, on every instance (all sessions revoked). */
@@ -109,6 +119,7 @@ export class Hub {
         case 'entry': connection.offer(event.seq, event.frame); break
         case 'transient': if (connection.id !== event.except) connection.send(event.frame); break
         case 'kick': if (event.sessionId === '' || connection.sessionId === event.sessionId) connection.close(event.disconnect); break
+        case 'hide': this.onHide(connection, event.peer); break
       }
     }
   }

@@ -72,6 +72,8 @@ export function createRelayServices ({ config, store, bus, presenceStore, tokens
     frame: presenceFrame,
     log
   })
+  // A new block: existing presence watches between the two end, on every instance.
+  hub.onHide = (connection, peer) => { presence.unwatch(connection, [peer]) }
   const heartbeats = new Heartbeats(() => hub.registry.all(), config.ws.heartbeatMs)
   const cooldowns = new Cooldowns()
   const features = { hub, delivery, changes, receipts, typing, presence, heartbeats, readLimits, cooldowns }

@@ -14,7 +14,7 @@ export interface TypingOptions {
 /** Typing indicators: shown on every connected device of the recipient, never stored. */
 export class Typing {
   constructor (
-    private readonly users: Pick<Store, 'getUser'>,
+    private readonly users: Pick<Store, 'getUser' | 'blockedEitherWay'>,
     private readonly hub: Pick<Hub, 'sendTo'>,
     private readonly options: TypingOptions
   ) {}
@@ -28,6 +28,11 @@ export class Typing {
   async checkRecipient (from: string, to: string): Promise<void> {
     if (to === from) throw new Errors.InvalidRecipient('a typing indicator goes to another user, not to its sender')
     if (await this.users.getUser(to) === undefined) throw new Errors.UnknownRecipient(to)
+  }
+
+  /** Whether a block (either way) hides typing between the two. */
+  async hidden (from: string, to: string): Promise<boolean> {
+    return await this.users.blockedEitherWay(from, to)
   }
 
   show (from: string, to: string, state: 'start' | 'stop'): void {
@@ -53,6 +58,8 @@ export class TypingIndicators {
     // Over the limit: dropped without an answer, so a flood costs the peer nothing.
     if (!this.limit.take()) return
     await this.typing.checkRecipient(this.from, to)
+    // Dropped without an answer: the typer is not told of the block.
+    if (await this.typing.hidden(this.from, to)) return
     clearTimeout(this.timers.get(to))
     if (state === 'start') {
       this.timers.set(to, setTimeout(() => { this.timers.delete(to); this.typing.show(this.from, to, 'stop') }, this.timeoutMs))

@@ -178,9 +178,11 @@ export class PostgresStore implements Store, OutboxStore {
       const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
       const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
       const retried = await this.retried(c, batch)
+      const blocked = await this.blockedPairs(c, batch)
       const plan = planAppend(batch, {
         earlier: (key) => retried.get(key),
         userExists: (userId) => lastSeq.has(userId),
+        blocks: (recipient, sender) => blocked.has(`${recipient}\n${sender}`),
         lastSeq: (userId) => lastSeq.get(userId) ?? 0
       })
       if (plan.fresh.length > 0) await this.insert(c, plan.fresh, plan.lastSeqs)
@@ -188,6 +190,14 @@ export class PostgresStore implements Store, OutboxStore {
       await this.writeEvents(c, messageCreatedDrafts(this.outbox, plan.fresh))
       return plan.outcomes
     })
+  }
+
+  /** The batch's (recipient, sender) pairs where the recipient blocks the sender, as "recipient\nsender". */
+  private async blockedPairs (c: Client, batch: readonly NewMessage[]): Promise<Set<string>> {
+    const { rows } = await c.query<{ blocker: string, blocked: string }>(`SELECT b.blocker, b.blocked FROM blocks b
+      JOIN unnest($1::text[], $2::text[]) AS p(recipient, sender) ON b.blocker = p.recipient AND b.blocked = p.sender`,
+    [batch.map((m) => m.to), batch.map((m) => m.from)])
+    return new Set(rows.map((r) => `${r.blocker}\n${r.blocked}`))
   }
 
   /** Stored messages of the batch's senders with the batch's clientMsgIds, by retryKey. */
@@ -208,6 +218,8 @@ export class PostgresStore implements Store, OutboxStore {
     const sorted = ids.rows.map((r) => r.id).sort((a, b) => a - b)
     fresh.forEach((m, i) => { m.id = sorted[i] as number })
     const column = <K extends keyof StoredMessage>(key: K): Array<StoredMessage[K]> => fresh.map((m) => m[key])
+    // A message a block hides has no entry in the recipient's stream.
+    const received = fresh.filter((m) => m.recipientSeq > 0)
     // One row per (user, peer): an upsert may not touch a row twice in one statement.
     const rows = conversationCounters(fresh)
     // Every write in one statement (one round trip): data-modifying CTEs all run, once.
@@ -224,7 +236,7 @@ export class PostgresStore implements Store, OutboxStore {
       ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, excluded.last_message_id),
         received = conversations.received + excluded.received`, [
       column('id'), column('from'), column('to'), column('content'), column('createdAt'), column('clientMsgId'), column('senderSeq'), column('recipientSeq'),
-      [...column('from'), ...column('to')], [...column('senderSeq'), ...column('recipientSeq')], [...column('id'), ...column('id')],
+      [...column('from'), ...received.map((m) => m.to)], [...column('senderSeq'), ...received.map((m) => m.recipientSeq)], [...column('id'), ...received.map((m) => m.id)],
       [...lastSeq.keys()], [...lastSeq.values()],
       rows.map((r) => r.user), rows.map((r) => r.peer), rows.map((r) => r.lastMessageId), rows.map((r) => r.received)
     ])
@@ -375,8 +387,8 @@ export class PostgresStore implements Store, OutboxStore {
   async conversation (userId: string, peer: string, query: HistoryQuery): Promise<StoredMessage[]> {
     const [lo, hi] = orderedPair(userId, peer)
     const { rows } = await this.query<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m
-      WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id < $3 AND m.id > $4
-      ORDER BY m.id DESC LIMIT $5`, [lo, hi, query.before ?? Number.MAX_SAFE_INTEGER, query.after ?? 0, query.limit])
+      WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id < $3 AND m.id > $4 AND (m.recipient_seq > 0 OR m.sender = $6)
+      ORDER BY m.id DESC LIMIT $5`, [lo, hi, query.before ?? Number.MAX_SAFE_INTEGER, query.after ?? 0, query.limit, userId])
     return rows
   }
 
@@ -406,7 +418,7 @@ export class PostgresStore implements Store, OutboxStore {
       if (step.status !== 'advance') return step
       const [lo, hi] = orderedPair(userId, peer)
       const counted = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM messages m
-        WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id > $3 AND m.id <= $4 AND m.sender = $5`,
+        WHERE LEAST(m.sender, m.recipient) = $1 AND GREATEST(m.sender, m.recipient) = $2 AND m.id > $3 AND m.id <= $4 AND m.sender = $5 AND m.recipient_seq > 0`,
       [lo, hi, step.from, upTo, peer], c)
       await c.query('UPDATE conversations SET read_up_to = $3, read = read + $4 WHERE user_id = $1 AND peer = $2', [userId, peer, upTo, counted?.n ?? 0])
       await this.writeEvents(c, events)
@@ -422,6 +434,22 @@ export class PostgresStore implements Store, OutboxStore {
       WHERE c.user_id = $1 AND c.peer = n.peer AND c.delivered_up_to < n.up_to
       RETURNING c.peer, c.delivered_up_to AS "upTo"`, [userId, afterSeq, upToSeq])
     return rows
+  }
+
+  async block (blocker: string, blocked: string, at: number): Promise<void> {
+    await this.query('INSERT INTO blocks (blocker, blocked, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [blocker, blocked, at])
+  }
+
+  async unblock (blocker: string, blocked: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM blocks WHERE blocker = $1 AND blocked = $2', [blocker, blocked])).rowCount ?? 0) === 1
+  }
+
+  async blocksOf (blocker: string): Promise<Array<{ userId: string, createdAt: number }>> {
+    return (await this.query<{ userId: string, createdAt: number }>('SELECT blocked AS "userId", created_at AS "createdAt" FROM blocks WHERE blocker = $1 ORDER BY created_at DESC, blocked', [blocker])).rows
+  }
+
+  async blockedEitherWay (a: string, b: string): Promise<boolean> {
+    return await this.one('SELECT 1 FROM blocks WHERE (blocker = $1 AND blocked = $2) OR (blocker = $2 AND blocked = $1)', [a, b]) !== undefined
   }
 
   async createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void> {

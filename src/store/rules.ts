@@ -21,6 +21,9 @@ export function toEntry (row: StoredMessage & { entrySeq: number, entryKind: num
   return { seq: entrySeq, kind: ENTRY_KINDS[entryKind] ?? 'message', message }
 }
 
+/** Whether a user of the message sees it: its sender always, its recipient unless a block hid it. */
+export const visibleTo = (m: StoredMessage, userId: string): boolean => m.from === userId || m.recipientSeq > 0
+
 /** One string for a pair, the same from either side. */
 export function pairKey (a: string, b: string): string {
   const [lo, hi] = orderedPair(a, b)
@@ -37,6 +40,8 @@ export interface AppendLookups {
   /** The stored message this sender already sent with this clientMsgId (`key` is their retryKey), if any. */
   earlier (key: string, sender: string, clientMsgId: string): StoredMessage | undefined
   userExists (userId: string): boolean
+  /** Whether `recipient` blocks `sender`. */
+  blocks (recipient: string, sender: string): boolean
   /** The newest seq of a user's stream before this batch (0 when empty). */
   lastSeq (userId: string): number
 }
@@ -53,7 +58,8 @@ export interface AppendPlan {
 /**
  * Decides every message of a batch: a retry of a stored clientMsgId with the same recipient
  * and content is a duplicate (nothing stored), with anything else a conflict; an unknown
- * sender or recipient is refused; everything else takes the next seq of both streams.
+ * sender or recipient is refused; everything else takes the next seq of both streams (of the
+ * sender's only when the recipient blocks the sender: recipientSeq is then 0).
  * A retry inside the same batch counts too.
  */
 export function planAppend (batch: readonly NewMessage[], lookups: AppendLookups): AppendPlan {
@@ -83,8 +89,10 @@ export function planAppend (batch: readonly NewMessage[], lookups: AppendLookups
       outcomes.push({ status: 'unknown_recipient' })
       continue
     }
+    // A blocked sender is answered as usual, but the message is in the sender's stream only.
+    const hidden = lookups.blocks(m.to, m.from)
     const message: StoredMessage = {
-      id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq: next(m.from), recipientSeq: next(m.to), editedAt: null, deletedAt: null
+      id: 0, from: m.from, to: m.to, content: m.content, createdAt: m.createdAt, clientMsgId: m.clientMsgId, senderSeq: next(m.from), recipientSeq: hidden ? 0 : next(m.to), editedAt: null, deletedAt: null
     }
     if (key !== undefined) inBatch.set(key, message)
     fresh.push(message)
@@ -119,7 +127,8 @@ export function conversationCounters (messages: readonly StoredMessage[]): Conve
   }
   for (const m of messages) {
     touch(m.from, m.to, m)
-    touch(m.to, m.from, m)
+    // A message hidden by a block is not in the recipient's conversation at all.
+    if (m.recipientSeq > 0) touch(m.to, m.from, m)
   }
   return [...byKey.values()].sort((a, b) => a.user < b.user ? -1 : a.user > b.user ? 1 : a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0)
 }
@@ -185,6 +194,8 @@ export function messageCreatedDrafts (settings: OutboxSettings | undefined, fres
   if (settings === undefined) return []
   const drafts: EventDraft[] = []
   for (const m of fresh) {
+    // A send a block hides is not told to the backend either (it would notify the blocker).
+    if (m.recipientSeq === 0) continue
     const created = settings.events.has('message.created')
     if (created) drafts.push({ type: 'message.created', data: messageEventData(m), messageId: m.id, users: [m.from, m.to], dueAt: m.createdAt })
     if (settings.events.has('message.undelivered') && m.recipientSeq > 0) {

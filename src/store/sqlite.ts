@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AppendOutcome, ChangeOutcome, ConversationSummary, MessageChange, StreamEntry, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
-import { changeDrafts, changed, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
+import { changeDrafts, changed, visibleTo, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
 import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
@@ -42,7 +42,7 @@ class Tail {
   add (m: StoredMessage): void {
     this.messages.push(m)
     push(this.byUser, m.from, m)
-    push(this.byUser, m.to, m)
+    if (m.recipientSeq > 0) push(this.byUser, m.to, m)
     push(this.byPair, pairKey(m.from, m.to), m)
     if (m.clientMsgId !== null) this.byClientMsgId.set(retryKey(m.from, m.clientMsgId), m)
   }
@@ -143,7 +143,8 @@ export class SqliteStore implements Store, OutboxStore {
       ackedSeq: db.prepare('SELECT acked_seq FROM users WHERE id = ?').pluck(),
       ack: db.prepare('UPDATE users SET acked_seq = max(acked_seq, ?) WHERE id = ? RETURNING acked_seq').pluck(),
       conversation: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM conversation_index c JOIN messages m ON m.id = c.message_id
-        WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id < ? AND c.message_id > ? ORDER BY c.message_id DESC LIMIT ?`),
+        WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id < ? AND c.message_id > ? AND (m.recipient_seq > 0 OR m.sender = ?)
+        ORDER BY c.message_id DESC LIMIT ?`),
       insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)'),
       getSession: db.prepare('SELECT id, user_id AS userId, created_at AS createdAt, revoked_at AS revokedAt FROM sessions WHERE id = ?'),
       revokeSession: db.prepare('UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?'),
@@ -161,7 +162,7 @@ export class SqliteStore implements Store, OutboxStore {
       setDelivered: db.prepare(`INSERT INTO conversations (user_id, peer, delivered_up_to) VALUES (?, ?, ?)
         ON CONFLICT (user_id, peer) DO UPDATE SET delivered_up_to = max(delivered_up_to, excluded.delivered_up_to)`),
       countIncoming: db.prepare(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
-        WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id > ? AND c.message_id <= ? AND m.sender = ?`).pluck(),
+        WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id > ? AND c.message_id <= ? AND m.sender = ? AND m.recipient_seq > 0`).pluck(),
       deliveredByPeer: db.prepare(`SELECT m.sender AS peer, max(m.id) AS upTo FROM stream s JOIN messages m ON m.id = s.message_id
         WHERE s.user_id = ? AND s.seq > ? AND s.seq <= ? AND s.kind = 0 AND m.recipient = ? GROUP BY m.sender`),
       recentConversations: db.prepare(`SELECT c.peer, c.last_message_id AS lastMessageId, c.received - c.read AS unread, c.read_up_to AS readUpTo,
@@ -173,6 +174,11 @@ export class SqliteStore implements Store, OutboxStore {
       editMessage: db.prepare('UPDATE messages SET content = ?, edited_at = ? WHERE id = ?'),
       deleteMessage: db.prepare('UPDATE messages SET content = \'\', deleted_at = ? WHERE id = ?'),
       scrubEvents: db.prepare('UPDATE webhook_events SET data = json_set(data, \'$.content\', \'\', \'$.deletedAt\', ?) WHERE message_id = ?'),
+      blockExists: db.prepare('SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?').pluck(),
+      eitherBlocks: db.prepare('SELECT 1 FROM blocks WHERE (blocker = ? AND blocked = ?) OR (blocker = ? AND blocked = ?)').pluck(),
+      insertBlock: db.prepare('INSERT INTO blocks (blocker, blocked, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      deleteBlock: db.prepare('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
+      blocksOf: db.prepare('SELECT blocked AS userId, created_at AS createdAt FROM blocks WHERE blocker = ? ORDER BY created_at DESC, blocked'),
       lastEventId: db.prepare('SELECT coalesce(max(id), 0) FROM webhook_events').pluck(),
       eventTail: db.prepare('SELECT event_id FROM webhook_tails WHERE user_id = ?').pluck(),
       eventUnreleased: db.prepare('SELECT 1 FROM webhook_events WHERE id = ? AND released = 0').pluck(),
@@ -218,6 +224,7 @@ export class SqliteStore implements Store, OutboxStore {
     earlier: (key, sender, clientMsgId) => this.tail.byClientMsgId.get(key) ??
       this.stmts.byClientMsgId.get(sender, clientMsgId) as StoredMessage | undefined,
     userExists: (userId) => this.userExists(userId),
+    blocks: (recipient, sender) => this.stmts.blockExists.get(recipient, sender) !== undefined,
     lastSeq: (userId) => this.lastSeq(userId)
   }
 
@@ -254,7 +261,8 @@ export class SqliteStore implements Store, OutboxStore {
     const entries: Array<[string, number, number]> = []
     const conversations: Array<[string, string, number]> = []
     for (const m of batch) {
-      entries.push([m.from, m.senderSeq, m.id], [m.to, m.recipientSeq, m.id])
+      entries.push([m.from, m.senderSeq, m.id])
+      if (m.recipientSeq > 0) entries.push([m.to, m.recipientSeq, m.id])
       conversations.push([...orderedPair(m.from, m.to), m.id])
       if (m.clientMsgId !== null) s.insertIdempotency.run(m.from, m.clientMsgId, m.id)
     }
@@ -430,11 +438,11 @@ export class SqliteStore implements Store, OutboxStore {
     const pending = this.tail.byPair.get(pairKey(userId, peer)) ?? []
     for (let i = pending.length - 1; i >= 0 && page.length < query.limit; i--) {
       const m = pending[i] as StoredMessage
-      if (m.id < before && m.id > after) page.push(m)
+      if (m.id < before && m.id > after && visibleTo(m, userId)) page.push(m)
     }
     if (page.length === query.limit) return page
     const [lo, hi] = orderedPair(userId, peer)
-    const rows = this.stmts.conversation.all(lo, hi, before, after, query.limit - page.length) as StoredMessage[]
+    const rows = this.stmts.conversation.all(lo, hi, before, after, userId, query.limit - page.length) as StoredMessage[]
     return page.concat(rows)
   }
 
@@ -476,19 +484,36 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async hasConversation (a: string, b: string): Promise<boolean> {
-    return this.tail.byPair.has(pairKey(a, b)) || this.row(a, b).lastMessageId > 0
+    return this.row(a, b).lastMessageId > 0 || (this.tail.byPair.get(pairKey(a, b))?.some((m) => visibleTo(m, a)) ?? false)
+  }
+
+  async block (blocker: string, blocked: string, at: number): Promise<void> {
+    this.stmts.insertBlock.run(blocker, blocked, at)
+  }
+
+  async unblock (blocker: string, blocked: string): Promise<boolean> {
+    return this.stmts.deleteBlock.run(blocker, blocked).changes === 1
+  }
+
+  async blocksOf (blocker: string): Promise<Array<{ userId: string, createdAt: number }>> {
+    return this.stmts.blocksOf.all(blocker) as Array<{ userId: string, createdAt: number }>
+  }
+
+  async blockedEitherWay (a: string, b: string): Promise<boolean> {
+    return this.stmts.eitherBlocks.get(a, b, b, a) !== undefined
   }
 
   async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)
       const pending = this.tail.byPair.get(pairKey(userId, peer))
-      const step = readStep(Math.max(mine.lastMessageId, pending?.[pending.length - 1]?.id ?? 0), mine.readUpTo, upTo)
+      const newestPending = pending?.findLast((m) => visibleTo(m, userId))?.id ?? 0
+      const step = readStep(Math.max(mine.lastMessageId, newestPending), mine.readUpTo, upTo)
       if (step.status !== 'advance') return step
       // Count the peer's messages the marker passes over, indexed and not yet indexed.
       const [lo, hi] = orderedPair(userId, peer)
       let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, upTo, peer) as number
-      for (const m of pending ?? []) if (m.from === peer && m.id > step.from && m.id <= upTo) nowRead++
+      for (const m of pending ?? []) if (m.from === peer && m.recipientSeq > 0 && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       this.writeEvents(eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer]))
       return { status: 'advanced', readUpTo: upTo }

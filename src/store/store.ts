@@ -161,6 +161,14 @@ export interface Store extends OutboxStore {
    * how far that peer's messages have been delivered; resolves to the markers that moved.
    */
   markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>>
+  /** blocker stops receiving blocked's messages (idempotent: an existing block keeps its time). */
+  block (blocker: string, blocked: string, at: number): Promise<void>
+  /** false when there was no such block. */
+  unblock (blocker: string, blocked: string): Promise<boolean>
+  /** The users blocker blocks, most recent first. */
+  blocksOf (blocker: string): Promise<Array<{ userId: string, createdAt: number }>>
+  /** Whether either user blocks the other (presence and typing are hidden both ways then). */
+  blockedEitherWay (a: string, b: string): Promise<boolean>
   /** Creates a session, with its first refresh token (stored as a hash) when given. */
   createSession (session: Omit<SessionRecord, 'revokedAt'>, refresh?: { hash: string, expiresAt: number }): Promise<void>
   /**

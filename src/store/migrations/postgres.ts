@@ -109,5 +109,9 @@ export const postgresMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN edited_at BIGINT;
   ALTER TABLE messages ADD COLUMN deleted_at BIGINT;
   ALTER TABLE stream ADD COLUMN kind SMALLINT NOT NULL DEFAULT 0;
+  `,
+  `
+  -- Blocks: blocker no longer receives blocked's messages (they are stored for the sender only).
+  CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (blocker, blocked));
   `
 ]

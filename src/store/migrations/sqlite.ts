@@ -129,5 +129,9 @@ export const sqliteMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN edited_at INTEGER;
   ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
   ALTER TABLE stream ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+  `,
+  `
+  -- Blocks: blocker no longer receives blocked's messages (they are stored for the sender only).
+  CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID;
   `
 ]
