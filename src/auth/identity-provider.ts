@@ -21,6 +21,8 @@ export interface IdentityProviderOptions {
    * it); rejects with a public error otherwise.
    */
   ensureUser: (userId: string, claims: JWTPayload) => Promise<void>
+  /** Drops what ensureUser remembers of a user (deleted). */
+  forgetUser: (userId: string) => void
 }
 
 /** Verifies user access tokens signed by the deployment's own identity provider (its JWKS). */
@@ -28,6 +30,8 @@ export interface IdentityProvider {
   /** Whether the token claims to come from this provider (its `iss`, read unverified). */
   issued (token: string): boolean
   verify (token: string): Promise<Principal>
+  /** A user was deleted: their tokens are refused from now on. */
+  forget (userId: string): void
 }
 
 export function createIdentityProvider (options: IdentityProviderOptions): IdentityProvider {
@@ -42,6 +46,9 @@ export function createIdentityProvider (options: IdentityProviderOptions): Ident
       } catch {
         return false
       }
+    },
+    forget (userId) {
+      options.forgetUser(userId)
     },
     async verify (token) {
       let claims: JWTPayload

@@ -114,8 +114,9 @@ export class Sessions {
     return session
   }
 
-  async revokeUser (userId: string): Promise<string[]> {
-    const ids = await this.store.revokeUserSessions(userId, Date.now())
+  /** Ends every session of a user (but `except`); resolves to the ids ended. */
+  async revokeUser (userId: string, except?: string): Promise<string[]> {
+    const ids = await this.store.revokeUserSessions(userId, Date.now(), except)
     this.remember(ids)
     return ids
   }

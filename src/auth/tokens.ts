@@ -40,6 +40,8 @@ export interface Tokens {
    * configured) of the identity provider's; rejects with an `unauthorized` error otherwise.
    */
   verify (token: string): Promise<Principal>
+  /** A user was deleted: an identity provider's token of theirs stops working here at once (elsewhere within 10 s). */
+  forgetUser (userId: string): void
   /** Checks a service client's credentials in constant time. */
   serviceClientValid (clientId: string, clientSecret: string): boolean
 }
@@ -53,7 +55,7 @@ export interface TokensOptions {
   /** Whether a login session has ended (logout, revocation, refresh token reuse). */
   isRevoked: (sessionId: string) => boolean
   /** Tokens whose `iss` is the deployment's identity provider are verified by it instead. */
-  identityProvider?: { issued: (token: string) => boolean, verify: (token: string) => Promise<Principal> } | undefined
+  identityProvider?: { issued: (token: string) => boolean, verify: (token: string) => Promise<Principal>, forget: (userId: string) => void } | undefined
 }
 
 /** The `iss` of duolog's own tokens (an identity provider must use another). */
@@ -98,6 +100,9 @@ export function createTokens (options: TokensOptions): Tokens {
       if (claims.kind !== 'user' || typeof claims.sid !== 'string') throw new Errors.Unauthorized('the token is not valid')
       if (options.isRevoked(claims.sid)) throw new Errors.Unauthorized('the session has ended')
       return { kind: 'user', id: claims.sub, expiresAt: claims.exp * 1000, sessionId: claims.sid }
+    },
+    forgetUser (userId) {
+      options.identityProvider?.forget(userId)
     },
     serviceClientValid (clientId, clientSecret) {
       const expected = serviceClients.get(clientId)

@@ -83,6 +83,9 @@ function identityProvider (settings: NonNullable<FastifyInstance['config']['iden
       }
       if (known.size >= MAX_KNOWN_USERS) known.clear()
       known.set(userId, now + KNOWN_USER_TTL_MS)
+    },
+    forgetUser (userId) {
+      known.delete(userId)
     }
   })
 }

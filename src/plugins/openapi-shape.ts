@@ -7,6 +7,8 @@ type Json = Record<string, any>
 const OPERATION_IDS: Record<string, string> = {
   'post /v1/users': 'createUser',
   'get /v1/users/{id}': 'getUser',
+  'patch /v1/users/{id}': 'updateUser',
+  'delete /v1/users/{id}': 'deleteUser',
   'post /v1/users/{id}/tokens': 'mintUserToken',
   'delete /v1/users/{id}/sessions': 'revokeUserSessions',
   'post /v1/auth/login': 'login',

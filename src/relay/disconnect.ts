@@ -45,6 +45,8 @@ export const Disconnect = {
   sessionEnded: disconnect(4506, 'session_ended'),
   /** The user's account was deleted. */
   userDeleted: disconnect(4507, 'user_deleted'),
+  /** The user changed their password: every other session ended. */
+  passwordChanged: disconnect(4509, 'password_changed'),
   /** The user already holds DUOLOG_MAX_CONNECTIONS_PER_USER connections on this instance: close one first. */
   tooManyConnections: disconnect(4508, 'too_many_connections')
 } as const

@@ -112,7 +112,8 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     }, async (request) => {
       const me = principalOf(request).id
       const { peer } = request.params
-      if (await store.getUser(peer) === undefined) throw new Errors.UnknownUser(peer)
+      // A deleted peer's conversation stays readable (its messages without content).
+      if (await store.getUser(peer) === undefined && !await store.hasConversation(me, peer)) throw new Errors.UnknownUser(peer)
       const limit = Math.min(request.query.limit ?? HISTORY_PAGE, config.limits.maxHistoryPage)
       const page = await store.conversation(me, peer, { before: request.query.before, after: request.query.after, limit: limit + 1 })
       const more = page.length > limit

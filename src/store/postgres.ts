@@ -151,11 +151,37 @@ export class PostgresStore implements Store, OutboxStore {
   }
 
   async getUser (id: string): Promise<UserRecord | undefined> {
-    return await this.one<UserRecord>('SELECT id, display_name AS "displayName", password_hash AS "passwordHash", created_at AS "createdAt", last_seen AS "lastSeen" FROM users WHERE id = $1', [id])
+    return await this.one<UserRecord>('SELECT id, display_name AS "displayName", password_hash AS "passwordHash", created_at AS "createdAt", last_seen AS "lastSeen" FROM users WHERE id = $1 AND deleted_at IS NULL', [id])
+  }
+
+  async updateUser (id: string, changes: { displayName?: string | undefined, passwordHash?: string | undefined }): Promise<boolean> {
+    const result = await this.query(`UPDATE users SET display_name = coalesce($2, display_name), password_hash = coalesce($3, password_hash)
+      WHERE id = $1 AND deleted_at IS NULL`, [id, changes.displayName ?? null, changes.passwordHash ?? null])
+    return result.rowCount === 1
+  }
+
+  async deleteUser (id: string, at: number): Promise<boolean> {
+    return await this.tx(async (c) => {
+      // As appends lock it: no message of this user commits beside the deletion.
+      if (await this.one('SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id], c) === undefined) return false
+      const deletedAt = new Date(at).toISOString()
+      const sent = 'SELECT m.id FROM stream s JOIN messages m ON m.id = s.message_id WHERE s.user_id = $1 AND s.kind = 0 AND m.sender = $1'
+      await c.query(`UPDATE webhook_events SET data = jsonb_set(jsonb_set(data::jsonb, '{content}', '""'), '{deletedAt}', to_jsonb($2::text))::text
+        WHERE message_id IN (${sent})`, [id, deletedAt])
+      await c.query(`UPDATE messages SET content = '', client_msg_id = NULL, deleted_at = coalesce(deleted_at, $2) WHERE id IN (${sent})`, [id, at])
+      await c.query('DELETE FROM stream WHERE user_id = $1', [id])
+      await c.query('DELETE FROM conversations WHERE user_id = $1', [id])
+      await c.query('DELETE FROM blocks WHERE blocker = $1 OR blocked = $1', [id])
+      await c.query('DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)', [id])
+      await c.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [id, at])
+      await c.query('UPDATE users SET display_name = \'\', password_hash = NULL, last_seen = NULL, deleted_at = $2 WHERE id = $1', [id, at])
+      await this.writeEvents(c, eventDrafts(this.outbox, 'user.deleted', { id, deletedAt }, [id]))
+      return true
+    })
   }
 
   async lastSeen (ids: readonly string[]): Promise<Map<string, number | null>> {
-    const { rows } = await this.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1)', [ids])
+    const { rows } = await this.query<{ id: string, lastSeen: number | null }>('SELECT id, last_seen AS "lastSeen" FROM users WHERE id = ANY($1) AND deleted_at IS NULL', [ids])
     const byId = new Map(rows.map((r) => [r.id, r.lastSeen]))
     const found = new Map<string, number | null>()
     for (const id of ids) if (byId.has(id)) found.set(id, byId.get(id) ?? null)
@@ -175,7 +201,7 @@ export class PostgresStore implements Store, OutboxStore {
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     return await this.tx(async (c) => {
       const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
-      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [involved])
+      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE', [involved])
       const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
       const retried = await this.retried(c, batch)
       const blocked = await this.blockedPairs(c, batch)
@@ -350,7 +376,7 @@ export class PostgresStore implements Store, OutboxStore {
     const found = await this.getMessage(change.id)
     if (found === undefined) return { status: 'not_found' }
     return await this.tx(async (c): Promise<ChangeOutcome> => {
-      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[found.from, found.to].sort()])
+      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE', [[found.from, found.to].sort()])
       const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
       const before = await this.one<StoredMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1 FOR UPDATE`, [change.id], c)
       if (before === undefined) return { status: 'not_found' }
@@ -482,8 +508,8 @@ export class PostgresStore implements Store, OutboxStore {
     return await this.one<SessionRecord>(`UPDATE sessions SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING ${SESSION_COLUMNS}`, [at, id])
   }
 
-  async revokeUserSessions (userId: string, at: number): Promise<string[]> {
-    const { rows } = await this.query<{ id: string }>('UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id', [at, userId])
+  async revokeUserSessions (userId: string, at: number, except = ''): Promise<string[]> {
+    const { rows } = await this.query<{ id: string }>('UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3 RETURNING id', [at, userId, except])
     return rows.map((r) => r.id)
   }
 

@@ -124,8 +124,20 @@ export class SqliteStore implements Store, OutboxStore {
     const db = this.db
     this.stmts = {
       insertUser: db.prepare('INSERT INTO users (id, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
-      getUser: db.prepare('SELECT id, display_name AS displayName, password_hash AS passwordHash, created_at AS createdAt, last_seen AS lastSeen FROM users WHERE id = ?'),
-      userExists: db.prepare('SELECT 1 FROM users WHERE id = ?').pluck(),
+      getUser: db.prepare('SELECT id, display_name AS displayName, password_hash AS passwordHash, created_at AS createdAt, last_seen AS lastSeen FROM users WHERE id = ? AND deleted_at IS NULL'),
+      userExists: db.prepare('SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL').pluck(),
+      setDisplayName: db.prepare('UPDATE users SET display_name = ? WHERE id = ? AND deleted_at IS NULL'),
+      setPasswordHash: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND deleted_at IS NULL'),
+      tombstone: db.prepare('UPDATE users SET display_name = \'\', password_hash = NULL, last_seen = NULL, deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+      eraseSent: db.prepare(`UPDATE messages SET content = '', client_msg_id = NULL, deleted_at = coalesce(deleted_at, ?)
+        WHERE id IN (SELECT message_id FROM stream WHERE user_id = ? AND kind = 0) AND sender = ?`),
+      scrubSentEvents: db.prepare(`UPDATE webhook_events SET data = json_set(data, '$.content', '', '$.deletedAt', ?)
+        WHERE message_id IN (SELECT m.id FROM stream s JOIN messages m ON m.id = s.message_id WHERE s.user_id = ? AND s.kind = 0 AND m.sender = ?)`),
+      deleteStream: db.prepare('DELETE FROM stream WHERE user_id = ?'),
+      deleteConversations: db.prepare('DELETE FROM conversations WHERE user_id = ?'),
+      deleteRetryKeys: db.prepare('DELETE FROM idempotency WHERE sender = ?'),
+      deleteBlocksOf: db.prepare('DELETE FROM blocks WHERE blocker = ? OR blocked = ?'),
+      deleteRefreshTokens: db.prepare('DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?)'),
       setLastSeen: db.prepare('UPDATE users SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?'),
       byClientMsgId: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM idempotency i JOIN messages m ON m.id = i.message_id
         WHERE i.sender = ? AND i.client_msg_id = ?`),
@@ -148,7 +160,7 @@ export class SqliteStore implements Store, OutboxStore {
       insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)'),
       getSession: db.prepare('SELECT id, user_id AS userId, created_at AS createdAt, revoked_at AS revokedAt FROM sessions WHERE id = ?'),
       revokeSession: db.prepare('UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?'),
-      revokeUserSessions: db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id').pluck(),
+      revokeUserSessions: db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id <> ? RETURNING id').pluck(),
       revokedSince: db.prepare('SELECT id FROM sessions WHERE revoked_at >= ?').pluck(),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)'),
       getRefresh: db.prepare('SELECT session_id AS sessionId, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE hash = ?'),
@@ -339,6 +351,46 @@ export class SqliteStore implements Store, OutboxStore {
 
   async getUser (id: string): Promise<UserRecord | undefined> {
     return this.stmts.getUser.get(id) as UserRecord | undefined
+  }
+
+  async updateUser (id: string, changes: { displayName?: string | undefined, passwordHash?: string | undefined }): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmts.userExists.get(id) === undefined) return false
+      if (changes.displayName !== undefined) this.stmts.setDisplayName.run(changes.displayName, id)
+      if (changes.passwordHash !== undefined) this.stmts.setPasswordHash.run(changes.passwordHash, id)
+      return true
+    })()
+  }
+
+  async deleteUser (id: string, at: number): Promise<boolean> {
+    const s = this.stmts
+    try {
+      return this.db.transaction(() => {
+        if (s.userExists.get(id) === undefined) return false
+        // The tail's messages carry their content in memory: index them (and drop them from memory) first.
+        if (this.tail.messages.length > 0) this.writeIndex(this.tail.messages.length)
+        const deletedAt = new Date(at).toISOString()
+        s.scrubSentEvents.run(deletedAt, id, id)
+        s.eraseSent.run(at, id, id)
+        s.deleteStream.run(id)
+        s.deleteConversations.run(id)
+        s.deleteRetryKeys.run(id)
+        s.deleteBlocksOf.run(id, id)
+        s.deleteRefreshTokens.run(id)
+        s.revokeUserSessions.run(at, id, '')
+        s.tombstone.run(at, id)
+        this.writeEvents(eventDrafts(this.outbox, 'user.deleted', { id, deletedAt }, [id]))
+        return true
+      })()
+    } catch (err) {
+      // Rolled back: the tail and remembered seqs may hold what is not in the file.
+      this.lastSeqs.clear()
+      this.loadTail()
+      throw err
+    } finally {
+      this.knownUsers.delete(id)
+      this.lastSeqs.delete(id)
+    }
   }
 
   async lastSeen (ids: readonly string[]): Promise<Map<string, number | null>> {
@@ -567,8 +619,8 @@ export class SqliteStore implements Store, OutboxStore {
     return this.stmts.getSession.get(id) as SessionRecord | undefined
   }
 
-  async revokeUserSessions (userId: string, at: number): Promise<string[]> {
-    return this.stmts.revokeUserSessions.all(at, userId) as string[]
+  async revokeUserSessions (userId: string, at: number, except = ''): Promise<string[]> {
+    return this.stmts.revokeUserSessions.all(at, userId, except) as string[]
   }
 
   async revokedSessions (since: number): Promise<string[]> {

@@ -127,9 +127,19 @@ export type RefreshOutcome =
  */
 export interface Store extends OutboxStore {
   readonly kind: string
-  /** false when the id is taken, in any case ("Alice" beside "alice"); lookups stay exact. */
+  /** false when the id is taken, in any case ("Alice" beside "alice"), or was a deleted account's; lookups stay exact. */
   createUser (user: Omit<UserRecord, 'lastSeen'>): Promise<boolean>
+  /** undefined for an unknown or deleted user. */
   getUser (id: string): Promise<UserRecord | undefined>
+  /** false for an unknown or deleted user. */
+  updateUser (id: string, changes: { displayName?: string | undefined, passwordHash?: string | undefined }): Promise<boolean>
+  /**
+   * Deletes an account in one commit: the content of every message it sent is erased (from
+   * webhook events too; the peers keep the entries, without content), its stream, conversations,
+   * blocks, retry keys and refresh tokens go, its sessions end, and its row stays as a tombstone
+   * so that the id is never taken again. false when there is no such (live) user.
+   */
+  deleteUser (id: string, at: number): Promise<boolean>
   /** The lastSeen of each id that exists, in the order of ids (unknown ids are absent). */
   lastSeen (ids: readonly string[]): Promise<Map<string, number | null>>
   /** Moves lastSeen forward to at (never back: instances may report out of order). */
@@ -178,8 +188,8 @@ export interface Store extends OutboxStore {
   rotateRefreshToken (hash: string, next: { hash: string, expiresAt: number }, now: number): Promise<RefreshOutcome>
   /** Revokes one session; resolves to it (undefined when unknown). */
   revokeSession (id: string, at: number): Promise<SessionRecord | undefined>
-  /** Revokes every live session of a user; resolves to their ids. */
-  revokeUserSessions (userId: string, at: number): Promise<string[]>
+  /** Revokes every live session of a user (but `except`); resolves to their ids. */
+  revokeUserSessions (userId: string, at: number, except?: string): Promise<string[]>
   /** Ids of sessions revoked at or after `since`. */
   revokedSessions (since: number): Promise<string[]>
   /** Rejects when the store cannot serve requests. */

@@ -301,4 +301,41 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     const [after] = await store.appendMessages([msg('mallory', 'alice', 'after')])
     t.match(after, { status: 'stored', message: { senderSeq: 3, recipientSeq: 2 } })
   })
+
+  t.test('users: updated, then deleted: content erased, a tombstone keeps the id', async (t) => {
+    const store = await withOptions(t, { outbox: { events: new Set(WEBHOOK_EVENT_TYPES), undeliveredMs: 0 } }, 'alice', 'bob')
+    t.equal(await store.updateUser('alice', { displayName: 'Alice' }), true)
+    t.equal(await store.updateUser('alice', { passwordHash: 'h2' }), true)
+    t.match(await store.getUser('alice'), { displayName: 'Alice', passwordHash: 'h2' })
+    t.equal(await store.updateUser('nobody', { displayName: 'x' }), false)
+    await store.createSession({ id: 's-alice', userId: 'alice', createdAt: 1 }, { hash: 'r-alice', expiresAt: Date.now() + 60_000 })
+    await store.appendMessages([msg('alice', 'bob', 'secret 1', 'k1'), msg('bob', 'alice', 'reply'), msg('alice', 'bob', 'secret 2')])
+    await store.block('alice', 'bob', 1)
+
+    t.equal(await store.deleteUser('alice', 5000), true)
+    t.equal(await store.deleteUser('alice', 6000), false, 'once')
+    t.equal(await store.getUser('alice'), undefined)
+    t.same([...(await store.lastSeen(['alice', 'bob'])).keys()], ['bob'])
+    t.equal(await store.createUser({ id: 'alice', displayName: 'new', passwordHash: 'h', createdAt: 1 }), false, 'the id is never reused')
+    t.equal(await store.createUser({ id: 'ALICE', displayName: 'new', passwordHash: 'h', createdAt: 1 }), false, 'in any case')
+    t.same((await store.readStream('bob', 0, 10)).map((e) => [e.message.from, e.message.content, e.message.deletedAt]), [['alice', '', 5000], ['bob', 'reply', null], ['alice', '', 5000]])
+    t.same((await store.conversation('bob', 'alice', { limit: 10 })).map((m) => m.content), ['', 'reply', ''])
+    t.same(await store.readStream('alice', 0, 10), [], 'the deleted user\'s own stream is gone')
+    t.same(await store.blocksOf('alice'), [])
+    t.same(await store.revokedSessions(0), ['s-alice'], 'sessions ended')
+    t.same(await store.rotateRefreshToken('r-alice', { hash: 'r2', expiresAt: Date.now() + 60_000 }, Date.now()), { status: 'invalid' })
+    const [toDeleted, asDeleted] = await store.appendMessages([msg('bob', 'alice', 'hello?'), msg('alice', 'bob', 'ghost')])
+    t.equal(toDeleted?.status, 'unknown_recipient')
+    t.equal(asDeleted?.status, 'unknown_sender')
+    const events = []
+    for (let round = 0; round < 20; round++) {
+      const due = await store.claimEvents(Date.now() + 1000, 100, 1000)
+      if (due.length === 0) break
+      events.push(...due)
+      for (const e of due) await store.recordAttempt(e.id, { status: 'delivered', at: Date.now(), httpStatus: 200 })
+    }
+    t.notOk(events.some((e) => e.data.includes('secret')), 'no event holds the erased content')
+    t.match(events.filter((e) => e.type === 'user.deleted').map((e) => JSON.parse(e.data)), [{ id: 'alice', deletedAt: new Date(5000).toISOString() }])
+    t.equal(events[events.length - 1]?.type, 'user.deleted', 'after every earlier event of the user')
+  })
 }

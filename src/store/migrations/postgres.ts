@@ -113,5 +113,9 @@ export const postgresMigrations: readonly string[] = [
   `
   -- Blocks: blocker no longer receives blocked's messages (they are stored for the sender only).
   CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (blocker, blocked));
+  `,
+  `
+  -- A deleted account keeps its row (no content, no password) so that its id is never reused.
+  ALTER TABLE users ADD COLUMN deleted_at BIGINT;
   `
 ]

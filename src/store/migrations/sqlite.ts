@@ -133,5 +133,9 @@ export const sqliteMigrations: readonly string[] = [
   `
   -- Blocks: blocker no longer receives blocked's messages (they are stored for the sender only).
   CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID;
+  `,
+  `
+  -- A deleted account keeps its row (no content, no password) so that its id is never reused.
+  ALTER TABLE users ADD COLUMN deleted_at INTEGER;
   `
 ]
