@@ -16,12 +16,16 @@ const clientFrames: Record<string, [TSchema, string]> = {
   ping: [frames.PingFrameSchema, 'Answered by `pong`.'],
   typing: [frames.TypingFrameSchema, 'Tells `to` that this user started or stopped typing (not stored).'],
   read: [frames.ReadFrameSchema, 'Moves this user\'s read marker in the conversation with `peer` to message id `upTo`.'],
-  watch: [frames.WatchFrameSchema, '`watch` or `unwatch` the presence of up to 100 users.']
+  watch: [frames.WatchFrameSchema, '`watch` or `unwatch` the presence of up to 100 users.'],
+  edit: [frames.EditFrameSchema, 'Changes the content of a message this user sent; every device of both users gets `edited` (or this one an `error` whose `ref` is the message id).'],
+  delete: [frames.DeleteFrameSchema, 'Deletes a message this user sent, for both users; every device of both gets `deleted`.']
 }
 
 const serverFrames: Record<string, TSchema> = {
   ready: frames.ReadyFrameSchema,
   message: frames.MessageFrameSchema,
+  edited: frames.EditedFrameSchema,
+  deleted: frames.DeletedFrameSchema,
   sent: frames.SentFrameSchema,
   synced: frames.SyncedFrameSchema,
   typingEvent: frames.TypingEventFrameSchema,
