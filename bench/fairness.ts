@@ -12,8 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import WebSocket from 'ws'
-import { hasTaskset, listening, post } from './lib.js'
+import { hasTaskset, listening, observe, post, summary, type Latency } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -68,55 +67,6 @@ async function prefill (dir: string): Promise<void> {
   await stop(server)
 }
 
-function percentile (sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number
-}
-
-interface Latency { p50: number, p99: number, count: number }
-const summary = (samples: number[]): Latency => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), count: sorted.length }
-}
-
-/** Observers: 20 pairs at 10 messages/s each, and /healthz every 25 ms. */
-async function observe (url: string, tokens: Map<string, string>): Promise<{ messages: number[], health: number[], stop: () => void }> {
-  const messages: number[] = []
-  const health: number[] = []
-  const sockets: WebSocket[] = []
-  const timers: NodeJS.Timeout[] = []
-  for (let i = 0; i < PAIRS * 2; i++) {
-    const ws = new WebSocket(url.replace('http:', 'ws:') + '/v1/ws', { headers: { authorization: `Bearer ${tokens.get(`o${i}`) as string}` }, perMessageDeflate: false })
-    sockets.push(ws)
-    await new Promise<void>((resolve, reject) => {
-      ws.on('message', (data) => {
-        const frame = JSON.parse(data.toString())
-        if (frame.type === 'ready') resolve()
-        if (frame.type === 'message') messages.push(performance.now() - Number(frame.content))
-      })
-      ws.once('error', reject)
-    })
-    const partner = `o${i % 2 === 0 ? i + 1 : i - 1}`
-    const start = setTimeout(() => {
-      timers.push(setInterval(() => { ws.send(JSON.stringify({ type: 'send', to: partner, content: String(performance.now()) })) }, 100))
-    }, Math.random() * 100)
-    timers.push(start)
-  }
-  const polling = { on: true }
-  void (async () => {
-    while (polling.on) {
-      const started = performance.now()
-      try { await (await fetch(url + '/healthz')).arrayBuffer() } catch {}
-      health.push(performance.now() - started)
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
-  })()
-  return {
-    messages,
-    health,
-    stop: () => { polling.on = false; for (const t of timers) { clearTimeout(t); clearInterval(t) } for (const ws of sockets) ws.terminate() }
-  }
-}
-
 interface Phase { name: string, messages: Latency, health: Latency, attacker: Record<string, number> | undefined }
 
 async function runPhase (name: string, url: string, tokens: Map<string, string>, attack: { mode: 'flood-ws' | 'flood-http' | 'sync', user: string } | undefined): Promise<Phase> {
@@ -132,7 +82,7 @@ async function runPhase (name: string, url: string, tokens: Map<string, string>,
     })
     attacker.on('message', (m: Record<string, number>) => { counts = m })
   }
-  const observers = await observe(url, tokens)
+  const observers = await observe(url, tokens, PAIRS)
   await new Promise((resolve) => setTimeout(resolve, warmup * 1000))
   observers.messages.length = 0
   observers.health.length = 0

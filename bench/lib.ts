@@ -1,5 +1,6 @@
 // Helpers the benchmarks share: a server's address from its log, a JSON POST, CPU pinning.
 import { execFileSync, type ChildProcess } from 'node:child_process'
+import WebSocket from 'ws'
 
 export function hasTaskset (): boolean {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
@@ -31,4 +32,56 @@ export async function post (url: string, path: string, body: unknown, token?: st
   })
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return await res.json()
+}
+
+export function percentile (sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number
+}
+
+export interface Latency { p50: number, p99: number, count: number }
+export const summary = (samples: number[]): Latency => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), count: sorted.length }
+}
+
+/**
+ * Observers: `pairs` pairs of users o0..o(2*pairs-1) at 10 messages/s each (latency: send to
+ * the partner's `message` frame), and /healthz every 25 ms.
+ */
+export async function observe (url: string, tokens: Map<string, string>, pairs: number): Promise<{ messages: number[], health: number[], stop: () => void }> {
+  const messages: number[] = []
+  const health: number[] = []
+  const sockets: WebSocket[] = []
+  const timers: NodeJS.Timeout[] = []
+  for (let i = 0; i < pairs * 2; i++) {
+    const ws = new WebSocket(url.replace('http:', 'ws:') + '/v1/ws', { headers: { authorization: `Bearer ${tokens.get(`o${i}`) as string}` }, perMessageDeflate: false })
+    sockets.push(ws)
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString())
+        if (frame.type === 'ready') resolve()
+        if (frame.type === 'message') messages.push(performance.now() - Number(frame.content))
+      })
+      ws.once('error', reject)
+    })
+    const partner = `o${i % 2 === 0 ? i + 1 : i - 1}`
+    const start = setTimeout(() => {
+      timers.push(setInterval(() => { ws.send(JSON.stringify({ type: 'send', to: partner, content: String(performance.now()) })) }, 100))
+    }, Math.random() * 100)
+    timers.push(start)
+  }
+  const polling = { on: true }
+  void (async () => {
+    while (polling.on) {
+      const started = performance.now()
+      try { await (await fetch(url + '/healthz')).arrayBuffer() } catch {}
+      health.push(performance.now() - started)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  })()
+  return {
+    messages,
+    health,
+    stop: () => { polling.on = false; for (const t of timers) { clearTimeout(t); clearInterval(t) } for (const ws of sockets) ws.terminate() }
+  }
 }

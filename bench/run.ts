@@ -1,6 +1,7 @@
 // npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
 // npm run bench -- --scenario cluster [--rounds N ...] [--rate 2000]
 // npm run bench -- --scenario fairness [--seconds 20]: other users' latency under abuse (bench/fairness.ts)
+// npm run bench -- --scenario webhooks [--seconds 20]: message latency with a receiver that hangs or fails (bench/webhooks.ts)
 // --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
@@ -22,6 +23,10 @@ import { hasTaskset, listening, post } from './lib.js'
 
 if (process.argv.includes('fairness')) {
   await import('./fairness.js')
+  process.exit(0)
+}
+if (process.argv.includes('webhooks')) {
+  await import('./webhooks.js')
   process.exit(0)
 }
 

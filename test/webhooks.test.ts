@@ -110,7 +110,10 @@ t.test('a receiver answering 500 gets the event again, with the same webhook-id;
   await eventually(() => hooks.ok().length === 1, 10_000)
   t.equal(hooks.ok()[0]?.id, first.id, 'the same webhook-id')
   t.same(hooks.ok()[0]?.body, first.body, 'the same body')
-  t.match((await api(server, 'GET', '/v1/webhooks/deliveries?status=delivered', { token: service })).body.deliveries, [{ id: first.id, status: 'delivered', attempts: 2, lastStatus: 200, nextAttemptAt: null }])
+  // Recorded a moment after the answer (attempts that end together are recorded in one commit).
+  const delivered = async (): Promise<any[]> => (await api(server, 'GET', '/v1/webhooks/deliveries?status=delivered', { token: service })).body.deliveries
+  await eventually(async () => (await delivered()).length === 1)
+  t.match(await delivered(), [{ id: first.id, status: 'delivered', attempts: 2, lastStatus: 200, nextAttemptAt: null }])
   t.match(await api(server, 'POST', `/v1/webhooks/deliveries/${first.id}/retry`, { token: service }), { status: 409, body: { error: { code: 'already_delivered' } } })
   t.match(await api(server, 'POST', '/v1/webhooks/deliveries/evt_00000000000000000000000000000000/retry', { token: service }), { status: 404, body: { error: { code: 'not_found' } } })
 
@@ -272,4 +275,15 @@ t.test('message.edited and message.deleted, in order; a deletion erases the cont
   t.match(hooks.ok()[1]?.body.data, { editedAt: /^\d{4}-/ })
   t.match(hooks.ok()[4]?.body.data, { deletedAt: /^\d{4}-/ })
   t.notOk(JSON.stringify(hooks.all).includes('secret'))
+})
+
+t.test('user.deleted, after the user\'s earlier events', async (t) => {
+  const hooks = await receiver(t)
+  const server = await startServer(t, hooksEnv(hooks.url, { DUOLOG_WEBHOOK_EVENTS: 'message.created,user.deleted' }))
+  const [alice] = await users(server, 'alice', 'bob') as [string, string]
+  await send(server, alice, 'bob', 'last words')
+  t.equal((await api(server, 'DELETE', '/v1/users/alice', { token: await serviceToken(server) })).status, 204)
+  await eventually(() => hooks.ok().length === 2)
+  t.same(hooks.ok().map((r) => r.type), ['message.created', 'user.deleted'])
+  t.match(hooks.ok()[1]?.body, { type: 'user.deleted', data: { id: 'alice', deletedAt: /^\d{4}-/ } })
 })

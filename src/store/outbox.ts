@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { WebhookEventType } from '../webhooks/events.js'
 
 // The webhook outbox: events written in the same transaction as the change that causes them,
@@ -51,6 +50,8 @@ export type AttemptOutcome =
   /** retryAt null: given up (the retry window is over). */
   | { status: 'failed', at: number, httpStatus: number | null, error: string, retryAt: number | null }
 
+export interface Attempt { id: number, outcome: AttemptOutcome }
+
 export type RetryOutcome = 'scheduled' | 'unknown' | 'not_failed'
 
 /**
@@ -63,8 +64,8 @@ export type RetryOutcome = 'scheduled' | 'unknown' | 'not_failed'
 export interface OutboxStore {
   /** Marks up to `limit` due events claimed until `now + leaseMs`, oldest due first. */
   claimEvents (now: number, limit: number, leaseMs: number): Promise<ClaimedEvent[]>
-  /** Records an attempt; finishing an event (delivered, skipped, given up) releases the events that waited for it. */
-  recordAttempt (id: number, outcome: AttemptOutcome): Promise<void>
+  /** Records attempts, in one commit; finishing an event (delivered, skipped, given up) releases the events that waited for it. */
+  recordAttempts (attempts: readonly Attempt[]): Promise<void>
   /** Whether a device of the recipient acknowledged the message (or it was deleted): no `message.undelivered` then. */
   messageAcknowledged (messageId: number): Promise<boolean>
   /** Deliveries newest first, with the given status, below the `before` cursor (an internal id). */
@@ -85,6 +86,10 @@ export interface EventDraft {
   dueAt: number
   /** Another draft of the same write (its index) that must be finished first. */
   afterDraft?: number
+  /** message.created: when its message.undelivered falls due (written when this one is finished). */
+  undeliveredAt?: number
+  /** `data` already as JSON text. */
+  json?: string
 }
 
 /** An event row as written. */
@@ -100,6 +105,7 @@ export interface EventRow {
   /** How many of afterA, afterB are unfinished. */
   waiting: number
   dueAt: number
+  undeliveredAt: number | null
 }
 
 export interface EventLookups {
@@ -133,18 +139,47 @@ export function planEvents (drafts: readonly EventDraft[], ids: readonly number[
     const [afterA = null, afterB = null] = [...after]
     return {
       id,
-      uid: `evt_${randomUUID().replaceAll('-', '')}`,
+      uid: eventUid(createdAt, id),
       type: d.type,
-      data: JSON.stringify(d.data),
+      data: d.json ?? JSON.stringify(d.data),
       createdAt,
       messageId: d.messageId,
       afterA,
       afterB,
       waiting: after.size,
-      dueAt: d.dueAt
+      dueAt: d.dueAt,
+      undeliveredAt: d.undeliveredAt ?? null
     }
   })
   return { rows, tails }
+}
+
+/**
+ * A `webhook-id`: 32 hex digits, the creation time in ms and the event's id. Unique (receivers
+ * drop repeats by it), also across a database started afresh (the time differs), and the id
+ * can be read back from it, so that it needs no index.
+ */
+export function eventUid (at: number, id: number): string {
+  return `evt_${at.toString(16).padStart(12, '0').slice(-12)}${id.toString(16).padStart(20, '0')}`
+}
+
+/** The id in a webhook-id (0 for one that is not duolog's). */
+export function eventIdOf (uid: string): number {
+  const match = /^evt_[0-9a-f]{12}([0-9a-f]{20})$/.exec(uid)
+  const id = match === null ? 0 : parseInt(match[1] as string, 16)
+  return Number.isSafeInteger(id) ? id : 0
+}
+
+/** What a finished event leads to: a message.created's message.undelivered (a draft), unless the message was acknowledged. */
+export function followUpDrafts (finished: { type: string, messageId: number | null, data: string, undeliveredAt: number | null } | undefined, acknowledged: (messageId: number) => boolean): EventDraft[] {
+  if (finished?.type !== 'message.created' || finished.undeliveredAt === null || finished.messageId === null) return []
+  if (acknowledged(finished.messageId)) return []
+  return [{ type: 'message.undelivered', data: undefined, json: finished.data, messageId: finished.messageId, users: [], dueAt: finished.undeliveredAt }]
+}
+
+/** A failed attempt's outcome when a retry was asked for while it was in flight: tried again then, not after the backoff. */
+export function withRetryAsked (outcome: AttemptOutcome, askedAt: number | undefined): AttemptOutcome {
+  return askedAt === undefined || outcome.status !== 'failed' ? outcome : { ...outcome, retryAt: askedAt }
 }
 
 /** The next attempt after `attempts` failed ones: 5 s, 10 s, 20 s ... at most 1 h apart. */

@@ -4,7 +4,7 @@ import type {
 } from './store.js'
 import { postgresMigrations } from './migrations/postgres.js'
 import { changeDrafts, changed, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, planAppend, readStep, refreshStep, retryKey, type RefreshTokenRow } from './rules.js'
-import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
+import { eventIdOf, followUpDrafts, planEvents, withRetryAsked, type Attempt, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { Log } from '../log.js'
 import { Errors } from '../errors.js'
 
@@ -288,53 +288,64 @@ export class PostgresStore implements Store, OutboxStore {
     const { rows, tails: moved } = planEvents(drafts, ids, { tail: (u) => tails.get(u), unfinished: (list) => new Set(list.filter((id) => unreleased.has(id))) }, Date.now())
     const column = <K extends keyof (typeof rows)[number]>(key: K): Array<(typeof rows)[number][K]> => rows.map((r) => r[key])
     await c.query(`WITH inserted AS (
-        INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at)
-        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[])
+        INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at, undelivered_at)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $13::bigint[])
       )
       INSERT INTO webhook_tails (user_id, event_id) SELECT * FROM unnest($11::text[], $12::bigint[])
       ON CONFLICT (user_id) DO UPDATE SET event_id = excluded.event_id`, [
       column('id'), column('uid'), column('type'), column('data'), column('createdAt'), column('messageId'), column('afterA'), column('afterB'), column('waiting'), column('dueAt'),
-      [...moved.keys()], [...moved.values()]
+      [...moved.keys()], [...moved.values()], column('undeliveredAt')
     ])
   }
 
   async claimEvents (now: number, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
     // SKIP LOCKED: instances claiming at once take different events; the lease keeps them taken.
-    const { rows } = await this.query<ClaimedEvent>(`UPDATE webhook_events SET claimed_until = $2 WHERE id IN (
+    const { rows } = await this.query<ClaimedEvent>(`UPDATE webhook_events SET claimed_at = $1, claimed_until = $2 WHERE id IN (
         SELECT id FROM webhook_events WHERE waiting = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
       RETURNING id, uid, type, data, created_at AS "createdAt", message_id AS "messageId", attempts`, [now, now + leaseMs, limit])
     return rows.sort((a, b) => a.id - b.id)
   }
 
-  async recordAttempt (id: number, outcome: AttemptOutcome): Promise<void> {
+  async recordAttempts (attempts: readonly Attempt[]): Promise<void> {
+    if (attempts.length === 0) return
     await this.tx(async (c) => {
-      const row = await this.one<{ released: boolean }>('SELECT released FROM webhook_events WHERE id = $1 FOR UPDATE', [id], c)
-      if (row === undefined) return
-      switch (outcome.status) {
-        case 'delivered':
-          await c.query(`UPDATE webhook_events SET status = 'delivered', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = NULL,
-            next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $3`, [outcome.at, outcome.httpStatus, id])
-          break
-        case 'skipped':
-          await c.query('UPDATE webhook_events SET status = \'skipped\', next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $2', [outcome.at, id])
-          break
-        case 'failed':
-          await c.query(`UPDATE webhook_events SET status = 'failed', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = $3,
-            next_attempt_at = $4, claimed_until = NULL, finished_at = $5 WHERE id = $6`,
-          [outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id])
-          break
-      }
-      const finished = outcome.status !== 'failed' || outcome.retryAt === null
-      if (finished && !row.released) {
-        await c.query('UPDATE webhook_events SET released = true WHERE id = $1', [id])
-        await c.query('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = $1 OR after_b = $1', [id])
-      }
+      // In id order: two senders recording overlapping sets lock their rows in one order.
+      for (const attempt of [...attempts].sort((a, b) => a.id - b.id)) await this.recordOne(c, attempt)
     })
   }
 
+  private async recordOne (c: Client, { id, outcome: made }: Attempt): Promise<void> {
+    const row = await this.one<{ released: boolean, retryAsked: number | null, type: string, messageId: number | null, data: string, undeliveredAt: number | null, acknowledged: boolean }>(`SELECT e.released,
+        CASE WHEN e.retry_asked_at >= e.claimed_at THEN e.retry_asked_at END AS "retryAsked", e.type, e.message_id AS "messageId", e.data, e.undelivered_at AS "undeliveredAt",
+        (m.id IS NULL OR m.deleted_at IS NOT NULL OR coalesce(u.acked_seq, 0) >= m.recipient_seq) AS acknowledged
+      FROM webhook_events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN users u ON u.id = m.recipient WHERE e.id = $1 FOR UPDATE OF e`, [id], c)
+    if (row === undefined) return
+    const outcome = withRetryAsked(made, row.retryAsked ?? undefined)
+    switch (outcome.status) {
+      case 'delivered':
+        await c.query(`UPDATE webhook_events SET status = 'delivered', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = NULL,
+          next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $3`, [outcome.at, outcome.httpStatus, id])
+        break
+      case 'skipped':
+        await c.query('UPDATE webhook_events SET status = \'skipped\', next_attempt_at = NULL, claimed_until = NULL, finished_at = $1 WHERE id = $2', [outcome.at, id])
+        break
+      case 'failed':
+        await c.query(`UPDATE webhook_events SET status = 'failed', attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = $3,
+          next_attempt_at = $4, claimed_until = NULL, finished_at = $5 WHERE id = $6`,
+        [outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id])
+        break
+    }
+    const finished = outcome.status !== 'failed' || outcome.retryAt === null
+    if (finished && !row.released) {
+      await c.query('UPDATE webhook_events SET released = true WHERE id = $1', [id])
+      await c.query('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = $1 OR after_b = $1', [id])
+      await this.writeEvents(c, followUpDrafts(row, () => row.acknowledged))
+    }
+  }
+
   async messageAcknowledged (messageId: number): Promise<boolean> {
-    const row = await this.one<{ acknowledged: boolean }>(`SELECT coalesce(u.acked_seq, 0) >= m.recipient_seq AS acknowledged
+    const row = await this.one<{ acknowledged: boolean }>(`SELECT m.deleted_at IS NOT NULL OR coalesce(u.acked_seq, 0) >= m.recipient_seq AS acknowledged
       FROM messages m LEFT JOIN users u ON u.id = m.recipient WHERE m.id = $1`, [messageId])
     return row?.acknowledged ?? true
   }
@@ -348,10 +359,10 @@ export class PostgresStore implements Store, OutboxStore {
   }
 
   async retryEvent (uid: string, now: number): Promise<RetryOutcome> {
-    const event = await this.one<{ id: number, status: DeliveryStatus }>('SELECT id, status FROM webhook_events WHERE uid = $1', [uid])
+    const event = await this.one<{ id: number, status: DeliveryStatus }>('SELECT id, status FROM webhook_events WHERE id = $1 AND uid = $2', [eventIdOf(uid), uid])
     if (event === undefined) return 'unknown'
     if (event.status === 'delivered' || event.status === 'skipped') return 'not_failed'
-    await this.query('UPDATE webhook_events SET next_attempt_at = $1 WHERE id = $2', [now, event.id])
+    await this.query('UPDATE webhook_events SET next_attempt_at = $1, retry_asked_at = $1 WHERE id = $2', [now, event.id])
     return 'scheduled'
   }
 

@@ -196,17 +196,12 @@ export function messageCreatedDrafts (settings: OutboxSettings | undefined, fres
   for (const m of fresh) {
     // A send a block hides is not told to the backend either (it would notify the blocker).
     if (m.recipientSeq === 0) continue
-    const created = settings.events.has('message.created')
-    if (created) drafts.push({ type: 'message.created', data: messageEventData(m), messageId: m.id, users: [m.from, m.to], dueAt: m.createdAt })
-    if (settings.events.has('message.undelivered') && m.recipientSeq > 0) {
-      drafts.push({
-        type: 'message.undelivered',
-        data: messageEventData(m),
-        messageId: m.id,
-        users: [],
-        dueAt: m.createdAt + settings.undeliveredMs,
-        ...(created ? { afterDraft: drafts.length - 1 } : {})
-      })
+    const undeliveredAt = settings.events.has('message.undelivered') ? m.createdAt + settings.undeliveredMs : undefined
+    if (settings.events.has('message.created')) {
+      // Its message.undelivered is written once it is finished, if the message is not acknowledged by then.
+      drafts.push({ type: 'message.created', data: messageEventData(m), messageId: m.id, users: [m.from, m.to], dueAt: m.createdAt, ...(undeliveredAt === undefined ? {} : { undeliveredAt }) })
+    } else if (undeliveredAt !== undefined) {
+      drafts.push({ type: 'message.undelivered', data: messageEventData(m), messageId: m.id, users: [], dueAt: undeliveredAt })
     }
   }
   return drafts

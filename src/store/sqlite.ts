@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import type { AppendOutcome, ChangeOutcome, ConversationSummary, MessageChange, StreamEntry, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
 import { changeDrafts, changed, visibleTo, conversationCounters, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, pairKey, planAppend, readStep, refreshStep, retryKey, type AppendLookups, type RefreshTokenRow } from './rules.js'
-import { planEvents, type AttemptOutcome, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
+import { eventIdOf, followUpDrafts, planEvents, withRetryAsked, type Attempt, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
 
@@ -78,6 +78,7 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly stmts
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendOutcome[]
   private readonly indexTx: (count: number) => void
+  private readonly recordTx: (attempts: readonly Attempt[]) => void
   private readonly tail = new Tail()
   private readonly indexBatch: number
   private readonly indexDelayMs: number
@@ -90,6 +91,10 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly identity: { ino: number, dev: number } | undefined
   private readonly knownUsers = new Set<string>()
   private readonly outbox: OutboxSettings | undefined
+  // Remembered for the webhook outbox (this process is the only writer): each user's newest
+  // ordered event, and the next event id. Forgotten when a transaction that wrote them fails.
+  private readonly eventTails = new Map<string, number>()
+  private nextEventId: number | undefined
 
   constructor (options: SqliteStoreOptions) {
     this.indexBatch = options.indexBatch ?? 2000
@@ -194,13 +199,15 @@ export class SqliteStore implements Store, OutboxStore {
       lastEventId: db.prepare('SELECT coalesce(max(id), 0) FROM webhook_events').pluck(),
       eventTail: db.prepare('SELECT event_id FROM webhook_tails WHERE user_id = ?').pluck(),
       eventUnreleased: db.prepare('SELECT 1 FROM webhook_events WHERE id = ? AND released = 0').pluck(),
-      insertEvent: db.prepare(`INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertEvent: db.prepare(`INSERT INTO webhook_events (id, uid, type, data, created_at, message_id, after_a, after_b, waiting, next_attempt_at, undelivered_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      finishedEvent: db.prepare('SELECT type, message_id AS messageId, data, undelivered_at AS undeliveredAt FROM webhook_events WHERE id = ?'),
       setEventTail: db.prepare('INSERT INTO webhook_tails (user_id, event_id) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET event_id = excluded.event_id'),
       dueEvents: db.prepare(`SELECT id, uid, type, data, created_at AS createdAt, message_id AS messageId, attempts FROM webhook_events
         WHERE waiting = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
         ORDER BY next_attempt_at LIMIT ?`),
-      claimEvent: db.prepare('UPDATE webhook_events SET claimed_until = ? WHERE id = ?'),
+      claimEvent: db.prepare('UPDATE webhook_events SET claimed_at = ?, claimed_until = ? WHERE id = ?'),
+      retryAsked: db.prepare('SELECT retry_asked_at FROM webhook_events WHERE id = ? AND retry_asked_at >= claimed_at').pluck(),
       releaseClaims: db.prepare('UPDATE webhook_events SET claimed_until = NULL WHERE claimed_until IS NOT NULL'),
       eventDelivered: db.prepare(`UPDATE webhook_events SET status = 'delivered', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = NULL,
         next_attempt_at = NULL, claimed_until = NULL, finished_at = ? WHERE id = ?`),
@@ -209,14 +216,14 @@ export class SqliteStore implements Store, OutboxStore {
         next_attempt_at = ?, claimed_until = NULL, finished_at = ? WHERE id = ?`),
       releaseEvent: db.prepare('UPDATE webhook_events SET released = 1 WHERE id = ? AND released = 0'),
       releaseFollowers: db.prepare('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = ? OR after_b = ?'),
-      messageAcknowledged: db.prepare(`SELECT coalesce(u.acked_seq, 0) >= m.recipient_seq FROM messages m LEFT JOIN users u ON u.id = m.recipient
+      messageAcknowledged: db.prepare(`SELECT m.deleted_at IS NOT NULL OR coalesce(u.acked_seq, 0) >= m.recipient_seq FROM messages m LEFT JOIN users u ON u.id = m.recipient
         WHERE m.id = ?`).pluck(),
       deliveries: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
         last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE id < ? ORDER BY id DESC LIMIT ?`),
       deliveriesByStatus: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
         last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`),
-      eventByUid: db.prepare('SELECT id, status FROM webhook_events WHERE uid = ?'),
-      scheduleEvent: db.prepare('UPDATE webhook_events SET next_attempt_at = ? WHERE id = ?'),
+      eventByUid: db.prepare('SELECT id, status FROM webhook_events WHERE id = ? AND uid = ?'),
+      scheduleEvent: db.prepare('UPDATE webhook_events SET next_attempt_at = ?, retry_asked_at = ? WHERE id = ?'),
       pruneEvents: db.prepare(`DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE next_attempt_at IS NULL
         AND finished_at < (CASE WHEN status = 'failed' THEN ? ELSE ? END) LIMIT ?)`),
       probe: db.prepare('INSERT INTO meta (key, value) VALUES (\'ready_probe\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
@@ -224,6 +231,7 @@ export class SqliteStore implements Store, OutboxStore {
     retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
+    this.recordTx = db.transaction((attempts: readonly Attempt[]) => { for (const attempt of attempts) this.recordOne(attempt) })
     // One process per file: claims of a process that died are void.
     this.stmts.releaseClaims.run()
 
@@ -256,13 +264,32 @@ export class SqliteStore implements Store, OutboxStore {
   private writeEvents (drafts: readonly EventDraft[]): void {
     if (drafts.length === 0) return
     const s = this.stmts
-    const first = (s.lastEventId.get() as number) + 1
+    const first = this.nextEventId ?? (s.lastEventId.get() as number) + 1
     const { rows, tails } = planEvents(drafts, drafts.map((_, i) => first + i), {
-      tail: (userId) => s.eventTail.get(userId) as number | undefined,
+      tail: (userId) => this.eventTail(userId),
       unfinished: (ids) => new Set(ids.filter((id) => s.eventUnreleased.get(id) !== undefined))
     }, Date.now())
-    for (const r of rows) s.insertEvent.run(r.id, r.uid, r.type, r.data, r.createdAt, r.messageId, r.afterA, r.afterB, r.waiting, r.dueAt)
-    for (const [userId, id] of tails) s.setEventTail.run(userId, id)
+    for (const r of rows) s.insertEvent.run(r.id, r.uid, r.type, r.data, r.createdAt, r.messageId, r.afterA, r.afterB, r.waiting, r.dueAt, r.undeliveredAt)
+    for (const [userId, id] of tails) {
+      s.setEventTail.run(userId, id)
+      this.eventTails.set(userId, id)
+    }
+    this.nextEventId = first + rows.length
+  }
+
+  private eventTail (userId: string): number | undefined {
+    let tail = this.eventTails.get(userId)
+    if (tail === undefined) {
+      tail = this.stmts.eventTail.get(userId) as number | undefined
+      if (tail !== undefined) this.eventTails.set(userId, tail)
+    }
+    return tail
+  }
+
+  /** After a failed transaction: what is remembered of the outbox may not be in the file. */
+  private forgetEvents (): void {
+    this.eventTails.clear()
+    this.nextEventId = undefined
   }
 
   /** Moves the oldest `count` tail messages into the index tables, sorted by key. */
@@ -385,6 +412,7 @@ export class SqliteStore implements Store, OutboxStore {
     } catch (err) {
       // Rolled back: the tail and remembered seqs may hold what is not in the file.
       this.lastSeqs.clear()
+      this.forgetEvents()
       this.loadTail()
       throw err
     } finally {
@@ -413,6 +441,7 @@ export class SqliteStore implements Store, OutboxStore {
     } catch (err) {
       // Rolled back: the remembered seqs and the tail may hold what is not in the file.
       this.lastSeqs.clear()
+      this.forgetEvents()
       this.loadTail()
       throw err
     }
@@ -467,6 +496,7 @@ export class SqliteStore implements Store, OutboxStore {
       })()
     } catch (err) {
       this.lastSeqs.clear()
+      this.forgetEvents()
       this.loadTail()
       throw err
     }
@@ -556,6 +586,15 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async markRead (userId: string, peer: string, upTo: number): Promise<ReadOutcome> {
+    try {
+      return this.markReadTx(userId, peer, upTo)
+    } catch (err) {
+      this.forgetEvents()
+      throw err
+    }
+  }
+
+  private markReadTx (userId: string, peer: string, upTo: number): ReadOutcome {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)
       const pending = this.tail.byPair.get(pairKey(userId, peer))
@@ -630,25 +669,35 @@ export class SqliteStore implements Store, OutboxStore {
   async claimEvents (now: number, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
     return this.db.transaction(() => {
       const due = this.stmts.dueEvents.all(now, now, limit) as ClaimedEvent[]
-      for (const e of due) this.stmts.claimEvent.run(now + leaseMs, e.id)
+      for (const e of due) this.stmts.claimEvent.run(now, now + leaseMs, e.id)
       return due
     })()
   }
 
-  async recordAttempt (id: number, outcome: AttemptOutcome): Promise<void> {
+  async recordAttempts (attempts: readonly Attempt[]): Promise<void> {
+    this.recordTx(attempts)
+  }
+
+  private recordOne ({ id, outcome: made }: Attempt): void {
     const s = this.stmts
-    this.db.transaction(() => {
-      switch (outcome.status) {
-        case 'delivered': s.eventDelivered.run(outcome.at, outcome.httpStatus, outcome.at, id); break
-        case 'skipped': s.eventSkipped.run(outcome.at, id); break
-        case 'failed': s.eventFailed.run(outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id); break
-      }
-      const finished = outcome.status !== 'failed' || outcome.retryAt === null
-      if (finished && s.releaseEvent.run(id).changes === 1) s.releaseFollowers.run(id, id)
-    })()
+    const outcome = withRetryAsked(made, s.retryAsked.get(id) as number | undefined)
+    switch (outcome.status) {
+      case 'delivered': s.eventDelivered.run(outcome.at, outcome.httpStatus, outcome.at, id); break
+      case 'skipped': s.eventSkipped.run(outcome.at, id); break
+      case 'failed': s.eventFailed.run(outcome.at, outcome.httpStatus, outcome.error, outcome.retryAt, outcome.retryAt === null ? outcome.at : null, id); break
+    }
+    const finished = outcome.status !== 'failed' || outcome.retryAt === null
+    if (finished && s.releaseEvent.run(id).changes === 1) {
+      s.releaseFollowers.run(id, id)
+      this.writeEvents(followUpDrafts(s.finishedEvent.get(id) as Parameters<typeof followUpDrafts>[0], (messageId) => this.acknowledged(messageId)))
+    }
   }
 
   async messageAcknowledged (messageId: number): Promise<boolean> {
+    return this.acknowledged(messageId)
+  }
+
+  private acknowledged (messageId: number): boolean {
     return (this.stmts.messageAcknowledged.get(messageId) ?? 1) === 1
   }
 
@@ -660,10 +709,10 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async retryEvent (uid: string, now: number): Promise<RetryOutcome> {
-    const event = this.stmts.eventByUid.get(uid) as { id: number, status: DeliveryStatus } | undefined
+    const event = this.stmts.eventByUid.get(eventIdOf(uid), uid) as { id: number, status: DeliveryStatus } | undefined
     if (event === undefined) return 'unknown'
     if (event.status === 'delivered' || event.status === 'skipped') return 'not_failed'
-    this.stmts.scheduleEvent.run(now, event.id)
+    this.stmts.scheduleEvent.run(now, now, event.id)
     return 'scheduled'
   }
 

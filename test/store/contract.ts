@@ -200,16 +200,16 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
     t.same((await store.claimEvents(now + 1000, 10, 1000)).map((e) => e.uid).sort(), claimed.map((e) => e.uid).sort(), 'until their lease ends')
 
     const [first, second] = claimed as [typeof claimed[0], typeof claimed[0]]
-    await store.recordAttempt(first.id, { status: 'failed', at: now, httpStatus: 500, error: 'boom', retryAt: now + 5000 })
+    await store.recordAttempts([{ id: first.id, outcome: { status: 'failed', at: now, httpStatus: 500, error: 'boom', retryAt: now + 5000 } }])
     t.same(await store.claimEvents(now + 1500, 10, 1000), [], 'a2 still waits: a1 failed but is retried')
-    await store.recordAttempt(first.id, { status: 'delivered', at: now + 5000, httpStatus: 204 })
-    await store.recordAttempt(second.id, { status: 'delivered', at: now, httpStatus: 200 })
+    await store.recordAttempts([{ id: first.id, outcome: { status: 'delivered', at: now + 5000, httpStatus: 204 } }])
+    await store.recordAttempts([{ id: second.id, outcome: { status: 'delivered', at: now, httpStatus: 200 } }])
     const next = await store.claimEvents(now + 5000, 10, 1000)
     t.same(next.map((e) => [e.type, JSON.parse(e.data).content]), [['message.created', 'a2']], 'released once a1 was delivered')
 
     // Given up: its followers go on.
     t.equal((await store.markRead('bob', 'alice', a2?.id ?? 0)).status, 'advanced')
-    await store.recordAttempt((next[0] as typeof next[0]).id, { status: 'failed', at: now, httpStatus: null, error: 'timeout', retryAt: null })
+    await store.recordAttempts([{ id: (next[0] as typeof next[0]).id, outcome: { status: 'failed', at: now, httpStatus: null, error: 'timeout', retryAt: null } }])
     const read = await store.claimEvents(now + 5000, 10, 1000)
     t.match(read.map((e) => [e.type, JSON.parse(e.data)]), [['message.read', { userId: 'bob', peer: 'alice', readUpTo: a2?.id }]])
 
@@ -266,10 +266,10 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
       const due = await store.claimEvents(Date.now() + 120_000, 100, 1000)
       if (due.length === 0) break
       events.push(...due)
-      for (const e of due) await store.recordAttempt(e.id, { status: 'delivered', at: Date.now(), httpStatus: 200 })
+      for (const e of due) await store.recordAttempts([{ id: e.id, outcome: { status: 'delivered', at: Date.now(), httpStatus: 200 } }])
     }
     const about = events.filter((e) => e.messageId === id)
-    t.same(about.map((e) => e.type).sort(), ['message.created', 'message.deleted', 'message.edited', 'message.undelivered'])
+    t.same(about.map((e) => e.type).sort(), ['message.created', 'message.deleted', 'message.edited'], 'no message.undelivered for a deleted message')
     for (const e of about) t.match(JSON.parse(e.data), { id, content: '', deletedAt: new Date(6000).toISOString() }, `${e.type}: no content left`)
     t.notOk(about.some((e) => e.data.includes('hel')), 'the old content is nowhere in the outbox')
   })
@@ -332,10 +332,24 @@ export function storeContract (t: Test, makeStore: (options?: StoreOptions) => P
       const due = await store.claimEvents(Date.now() + 1000, 100, 1000)
       if (due.length === 0) break
       events.push(...due)
-      for (const e of due) await store.recordAttempt(e.id, { status: 'delivered', at: Date.now(), httpStatus: 200 })
+      for (const e of due) await store.recordAttempts([{ id: e.id, outcome: { status: 'delivered', at: Date.now(), httpStatus: 200 } }])
     }
     t.notOk(events.some((e) => e.data.includes('secret')), 'no event holds the erased content')
     t.match(events.filter((e) => e.type === 'user.deleted').map((e) => JSON.parse(e.data)), [{ id: 'alice', deletedAt: new Date(5000).toISOString() }])
     t.equal(events[events.length - 1]?.type, 'user.deleted', 'after every earlier event of the user')
+  })
+
+  t.test('outbox: a message.undelivered row is written when its message.created is finished, and only if the message is not acknowledged by then', async (t) => {
+    const store = await withOptions(t, { outbox: { events: new Set(['message.created', 'message.undelivered']), undeliveredMs: 1000 } }, 'alice', 'bob')
+    const [acked, unacked] = (await store.appendMessages([msg('alice', 'bob', 'seen'), msg('alice', 'bob', 'not seen')])).map((o) => o.status === 'stored' ? o.message : undefined)
+    await store.ack('bob', 1)
+    const later = Date.now() + 60_000
+    for (let round = 0; round < 5; round++) {
+      const due = await store.claimEvents(later, 100, 1000)
+      await store.recordAttempts(due.map((e) => ({ id: e.id, outcome: { status: 'delivered', at: Date.now(), httpStatus: 200 } })))
+    }
+    const all = await store.deliveries({ limit: 100 })
+    t.same(all.map((d) => d.type).sort(), ['message.created', 'message.created', 'message.undelivered'], 'one message.undelivered: for the message not acknowledged')
+    t.ok(acked !== undefined && unacked !== undefined)
   })
 }

@@ -96,7 +96,8 @@ export const sqliteMigrations: readonly string[] = [
   -- (delivered, skipped, given up); released says its followers were let go (once only).
   CREATE TABLE webhook_events (
     id INTEGER PRIMARY KEY,
-    uid TEXT NOT NULL UNIQUE,
+    -- the webhook-id: the creation time and the id (src/store/outbox.ts), so no index of its own
+    uid TEXT NOT NULL,
     type TEXT NOT NULL,
     data TEXT NOT NULL,
     created_at INTEGER NOT NULL,
@@ -112,13 +113,18 @@ export const sqliteMigrations: readonly string[] = [
     last_status INTEGER,
     last_error TEXT,
     finished_at INTEGER,
-    released INTEGER NOT NULL DEFAULT 0
+    released INTEGER NOT NULL DEFAULT 0,
+    -- a retry asked for (POST .../retry) while an attempt was in flight wins over that attempt's backoff
+    -- message.created only: when its message.undelivered falls due, written once this one is finished
+    -- (and only if the message is not acknowledged by then: most never need the row)
+    undelivered_at INTEGER,
+    claimed_at INTEGER,
+    retry_asked_at INTEGER
   );
   CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE waiting = 0 AND next_attempt_at IS NOT NULL;
   CREATE INDEX webhook_events_after_a ON webhook_events (after_a) WHERE after_a IS NOT NULL;
   CREATE INDEX webhook_events_after_b ON webhook_events (after_b) WHERE after_b IS NOT NULL;
   CREATE INDEX webhook_events_message ON webhook_events (message_id) WHERE message_id IS NOT NULL;
-  CREATE INDEX webhook_events_status ON webhook_events (status, id);
   CREATE INDEX webhook_events_finished ON webhook_events (finished_at) WHERE next_attempt_at IS NULL;
   -- Each user's newest ordered event: the next one waits for it while it is unfinished.
   CREATE TABLE webhook_tails (user_id TEXT PRIMARY KEY, event_id INTEGER NOT NULL) WITHOUT ROWID;
