@@ -1,11 +1,15 @@
-// The floor duolog is measured against: the classic demo relay on bare `ws`. No auth, no
-// storage, one connection per user. A client announces {userId}; a {toId, content} frame is
-// echoed to its sender and pushed to the recipient.
+// The floors duolog is measured against: the classic demo relay on bare `ws`. No auth, no
+// storage, no validation, one connection per user. A client announces {userId}; a
+// {toId, content} frame is pushed to the recipient, and either echoed whole to its sender
+// or, with BARE_ACK=1 (the fair floor: the framing work duolog must do anyway, `message` +
+// `sent`), answered with a small ack frame.
 import { WebSocketServer, type WebSocket } from 'ws'
 
 const port = Number(process.env.PORT ?? 0)
 const wss = new WebSocketServer({ port, host: '127.0.0.1' })
 const users = new Map<string, WebSocket>()
+const ack = process.env.BARE_ACK === '1'
+let acks = 0
 
 wss.on('connection', (socket) => {
   let userId: string | undefined
@@ -17,7 +21,7 @@ wss.on('connection', (socket) => {
       return
     }
     const out = JSON.stringify({ fromId: userId, toId: frame.toId, content: frame.content, createTime: Date.now() })
-    socket.send(out)
+    socket.send(ack ? `{"type":"ack","n":${++acks}}` : out)
     users.get(String(frame.toId))?.send(out)
   })
   socket.on('close', () => { if (userId !== undefined) users.delete(userId) })

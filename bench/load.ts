@@ -47,7 +47,8 @@ function connect (index: number): Promise<Peer> {
         if (frame.type === 'message') received(frame.content)
         return
       }
-      if (frame.fromId === id) { if (running) send(); return }
+      // The sender's acknowledgement: its echo, or the ack-ing floor's small ack frame.
+      if (frame.type === 'ack' || frame.fromId === id) { if (running) send(); return }
       received(frame.content)
     })
     ws.on('open', () => {

@@ -1,4 +1,4 @@
-// npm run bench [-- --pairs 1000 --seconds 10 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
+// npm run bench [-- --pairs 1000 --seconds 30 --warmup 3 --rounds 1 --only bare|duolog --profile DIR --baseline DIR]
 // npm run bench -- --scenario cluster [--rounds N ...] [--rate 2000]
 // npm run bench -- --scenario fairness [--seconds 20]: other users' latency under abuse (bench/fairness.ts)
 // npm run bench -- --scenario webhooks [--seconds 20]: message latency with a receiver that hangs or fails (bench/webhooks.ts)
@@ -6,8 +6,9 @@
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
-// the bare `ws` relay and for duolog (every message stored before `sent`), delivered
-// messages/s, p50/p99 latency and server CPU microseconds per delivered message.
+// the bare `ws` relay (echo), the ack-ing relay (forward + a small ack: the floor) and duolog
+// (every message stored before `sent`), delivered messages/s, p50/p99 latency, server CPU
+// microseconds per delivered message, and duolog's event-loop delay (max, p99) over the window.
 // --scenario cluster: one duolog on SQLite, one on PostgreSQL, and two on PostgreSQL + Redis
 // with each pair's two clients on different instances (every message crosses Redis); the
 // CPU of PostgreSQL's and Redis's processes is counted too (BENCH_DATABASE_URL, BENCH_REDIS_URL).
@@ -33,7 +34,7 @@ if (process.argv.includes('webhooks')) {
 const { values } = parseArgs({
   options: {
     pairs: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'string' },
@@ -92,6 +93,22 @@ interface Result {
   cpuShare: number
   /** PostgreSQL's and Redis's processes (cluster scenario) */
   servicesCpuPerMessage: number
+  /** duolog's event-loop delay over the measured window (monitorEventLoopDelay, ms): max and p99; NaN for the floors. */
+  loopMax: number
+  loopP99: number
+}
+
+const METRICS_TOKEN = 'bench-metrics-token-0123456789'
+
+/** duolog's event-loop delay since the last scrape (each scrape resets prom-client's histogram), in ms. */
+async function eventLoopDelay (url: string): Promise<{ max: number, p99: number }> {
+  try {
+    const text = await (await fetch(url + '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()
+    const value = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
+    return { max: value('nodejs_eventloop_lag_max_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds') }
+  } catch {
+    return { max: NaN, p99: NaN }
+  }
 }
 
 interface Target {
@@ -173,10 +190,12 @@ async function measure (target: Target): Promise<Result> {
     let cpu = 0
     let servicesCpu = 0
     let wall = 0
+    let loop: Promise<{ max: number, p99: number }> = Promise.resolve({ max: NaN, p99: NaN })
+    const scrape = (): Promise<{ max: number, p99: number }> => mode === 'duolog' ? eventLoopDelay(urls[0] as string) : Promise.resolve({ max: NaN, p99: NaN })
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
-        if (msg.phase === 'start') { atStart = cpuByPid(pids); servicesAtStart = cpuByPid(services()); wall = -performance.now() }
-        if (msg.phase === 'end') { cpu = cpuSince(atStart, pids); servicesCpu = cpuSince(servicesAtStart, services()); wall += performance.now() }
+        if (msg.phase === 'start') { atStart = cpuByPid(pids); servicesAtStart = cpuByPid(services()); wall = -performance.now(); void scrape() }
+        if (msg.phase === 'end') { cpu = cpuSince(atStart, pids); servicesCpu = cpuSince(servicesAtStart, services()); wall += performance.now(); loop = scrape() }
         if (msg.phase === 'result') resolve(msg)
       })
       load.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)) })
@@ -189,7 +208,9 @@ async function measure (target: Target): Promise<Result> {
       p99: result.p99,
       cpuPerMessage: cpu / result.delivered,
       cpuShare: cpu / (wall * 1000),
-      servicesCpuPerMessage: servicesCpu / result.delivered
+      servicesCpuPerMessage: servicesCpu / result.delivered,
+      loopMax: (await loop).max,
+      loopP99: (await loop).p99
     }
   } finally {
     for (const server of servers) server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
@@ -205,7 +226,9 @@ const duologEnv = {
   DUOLOG_SERVICE_RATE_LIMIT: '1000000',
   // Every client sends as fast as it is acknowledged: above any one user's default rate.
   DUOLOG_SEND_RATE: '1000000',
-  DUOLOG_SEND_BURST: '1000000'
+  DUOLOG_SEND_BURST: '1000000',
+  // For the event-loop delay (read from /metrics at both ends of the measured window).
+  DUOLOG_METRICS_TOKEN: METRICS_TOKEN
 }
 const targets: Target[] = values.scenario === 'cluster'
   ? [
@@ -214,7 +237,8 @@ const targets: Target[] = values.scenario === 'cluster'
       { name: 'two duologs, PostgreSQL + Redis', mode: 'duolog', entry: here('../src/server.ts'), env: { ...duologEnv, DUOLOG_REDIS_URL: redisUrl }, postgres: true, instances: 2 }
     ]
   : [
-      { name: 'bare ws relay (no auth, no storage)', mode: 'bare', entry: here('./bare-relay.ts'), env: {} },
+      { name: 'bare ws relay, echo (no auth, no storage)', mode: 'bare', entry: here('./bare-relay.ts'), env: {} },
+      { name: 'ack-ing relay (forward + ack: the floor)', mode: 'bare', entry: here('./bare-relay.ts'), env: { BARE_ACK: '1' } },
       { name: 'duolog (JWT, SQLite, stored before sent)', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv }
     ]
 // The baseline runs as the scenario's duolog it is compared with: SQLite, or PostgreSQL in the cluster scenario.
@@ -226,6 +250,7 @@ process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate =
 const rounds = Number(values.rounds)
 const results: Result[] = []
 const ratios: number[] = []
+const floorRatios: number[] = []
 const versusBaseline: number[] = []
 const clusterRatios: Array<{ cost: number, throughput: number, p99: number }> = []
 for (let round = 1; round <= rounds; round++) {
@@ -242,18 +267,24 @@ for (let round = 1; round <= rounds; round++) {
     if (baseline !== undefined) versusBaseline.push(total(postgres) / total(baseline))
     continue
   }
-  const [bare, duolog, baseline] = inRound
+  const byName = (prefix: string): Result | undefined => inRound.find((r) => r.name.startsWith(prefix))
+  const [bare, floor, duolog, baseline] = [byName('bare ws relay'), byName('ack-ing relay'), byName('duolog ('), byName('duolog baseline')]
   if (bare !== undefined && duolog !== undefined) ratios.push(duolog.cpuPerMessage / bare.cpuPerMessage)
+  if (floor !== undefined && duolog !== undefined) floorRatios.push(duolog.cpuPerMessage / floor.cpuPerMessage)
   if (duolog !== undefined && baseline !== undefined) versusBaseline.push(duolog.cpuPerMessage / baseline.cpuPerMessage)
 }
-const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1)])
-const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg']
+const ms = (v: number): string => Number.isNaN(v) ? '-' : v.toFixed(1)
+const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1), ms(r.loopMax), ms(r.loopP99)])
+const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
+const median = (list: number[]): string => ([...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] as number).toFixed(2)
+if (floorRatios.length > 0) {
+  process.stdout.write(`\nduolog / ack-ing floor server CPU per delivered message, each round's servers measured back to back: ${floorRatios.map((r) => r.toFixed(2) + 'x').join(', ')}` +
+    ` (median ${median(floorRatios)}x, target at most 1.5x)\n`)
+}
 if (ratios.length > 0) {
-  const sorted = [...ratios].sort((a, b) => a - b)
-  process.stdout.write(`\nduolog / bare server CPU per delivered message, each round's pair measured back to back: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')}` +
-    ` (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)}x, target at most 2x)\n`)
+  process.stdout.write(`duolog / echoing bare relay, the same: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')} (median ${median(ratios)}x)\n`)
 }
 if (versusBaseline.length > 0) {
   const sorted = [...versusBaseline].sort((a, b) => a - b)

@@ -1,21 +1,60 @@
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Disconnect } from './disconnect.js'
 import type { Transport, TransportEvents } from './transport.js'
 
-/** A `ws` WebSocket as a Transport. */
+/** Frames held by one cork at most: a long batch goes out in pieces, not all at the end. */
+const MAX_CORKED_FRAMES = 64
+
+/**
+ * A `ws` WebSocket as a Transport. Frames sent in one synchronous run (the fan-out of a commit
+ * batch, an `ack`'s receipts) are corked on the TCP socket and written together when the run
+ * ends: one system call for many frames instead of one each. The frames of the run itself are
+ * left out of bufferedAmount (they go out at its end), so the slow-consumer check still sees
+ * only what a client has not read.
+ */
 export class WsTransport implements Transport {
-  constructor (private readonly socket: WebSocket) {}
+  /** ws's TCP socket (not part of its typed API, hence looked up once and checked). */
+  private readonly tcp: Socket | undefined
+  private corked = 0
+  /** Bytes of the frames corked in this run (about: UTF-8 length without frame headers). */
+  private corkedBytes = 0
+
+  constructor (private readonly socket: WebSocket) {
+    const tcp = (socket as unknown as { _socket?: Socket })._socket
+    this.tcp = typeof tcp?.cork === 'function' ? tcp : undefined
+  }
 
   get open (): boolean {
     return this.socket.readyState === this.socket.OPEN
   }
 
   get bufferedAmount (): number {
-    return this.socket.bufferedAmount
+    return Math.max(0, this.socket.bufferedAmount - this.corkedBytes)
   }
 
   send (frame: string): void {
+    const tcp = this.tcp
+    if (tcp !== undefined) {
+      if (this.corked === 0) {
+        tcp.cork()
+        process.nextTick(() => { this.uncork() })
+      } else if (this.corked >= MAX_CORKED_FRAMES) {
+        this.uncork()
+        tcp.cork()
+        process.nextTick(() => { this.uncork() })
+      }
+      this.corked++
+      this.corkedBytes += Buffer.byteLength(frame)
+    }
     this.socket.send(frame)
+  }
+
+  private uncork (): void {
+    if (this.corked === 0) return
+    this.corked = 0
+    this.corkedBytes = 0
+    this.tcp?.uncork()
   }
 
   close (disconnect: Disconnect): void {
