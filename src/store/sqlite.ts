@@ -20,6 +20,8 @@ export interface SqliteStoreOptions {
   indexBatch?: number
   /** Longest time a message stays unindexed, ms (default 200). */
   indexDelayMs?: number
+  /** Rows written per slice of an index run, each slice its own commit (default 400). */
+  indexSliceRows?: number
   /** Where a failed background index write is reported. */
   log?: Log
   /** The webhook events to write (none when undefined). */
@@ -28,6 +30,15 @@ export interface SqliteStoreOptions {
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
   m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq, m.edited_at AS editedAt, m.deleted_at AS deletedAt`
+
+/** A run of the index writer: the writes of a batch, sorted, made a slice at a time. */
+interface IndexRun {
+  /** The newest message of the batch: indexed_up_to once the run is complete. */
+  upTo: number
+  writes: Array<() => void>
+  /** How many writes have committed. */
+  done: number
+}
 
 /**
  * Messages stored in the log but not yet in the index tables, indexed in memory.
@@ -45,6 +56,13 @@ class Tail {
     if (m.recipientSeq > 0) push(this.byUser, m.to, m)
     push(this.byPair, pairKey(m.from, m.to), m)
     if (m.clientMsgId !== null) this.byClientMsgId.set(retryKey(m.from, m.clientMsgId), m)
+  }
+
+  /** Forgets the messages up to id `upTo` (indexed now). */
+  dropUpTo (upTo: number): void {
+    const rest = this.messages.filter((m) => m.id > upTo)
+    this.clear()
+    for (const m of rest) this.add(m)
   }
 
   clear (): void {
@@ -77,7 +95,16 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly db: Database.Database
   private readonly stmts
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendOutcome[]
-  private readonly indexTx: (count: number) => void
+  private readonly sliceTx: (run: IndexRun, end: number, complete: boolean) => void
+  private readonly indexSliceRows: number
+  /** The index run in progress: its slices are written with a turn of the event loop between them. */
+  private run: IndexRun | undefined
+  /**
+   * Every message up to this id is in the index tables, and every later one in the tail. Reads
+   * take from the index only what is at or below it: a run's first slices are invisible until
+   * its last one commits this.
+   */
+  private indexedUpTo = 0
   private readonly recordTx: (attempts: readonly Attempt[]) => void
   private readonly tail = new Tail()
   private readonly indexBatch: number
@@ -99,6 +126,7 @@ export class SqliteStore implements Store, OutboxStore {
   constructor (options: SqliteStoreOptions) {
     this.indexBatch = options.indexBatch ?? 2000
     this.indexDelayMs = options.indexDelayMs ?? 200
+    this.indexSliceRows = options.indexSliceRows ?? 400
     this.log = options.log ?? silentLog
     this.outbox = options.outbox
     if (options.dataDir === ':memory:') {
@@ -149,16 +177,18 @@ export class SqliteStore implements Store, OutboxStore {
       lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM stream WHERE user_id = ?').pluck(),
       insertMessage: db.prepare(`INSERT INTO messages (sender, recipient, content, created_at, client_msg_id, sender_seq, recipient_seq)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      insertEntry: db.prepare('INSERT INTO stream (user_id, seq, message_id) VALUES (?, ?, ?)'),
-      insertConversation: db.prepare('INSERT INTO conversation_index (user_lo, user_hi, message_id) VALUES (?, ?, ?)'),
-      insertIdempotency: db.prepare('INSERT INTO idempotency (sender, client_msg_id, message_id) VALUES (?, ?, ?)'),
+      // OR IGNORE: a run cut short by a crash is made again from its start.
+      insertEntry: db.prepare('INSERT OR IGNORE INTO stream (user_id, seq, message_id) VALUES (?, ?, ?)'),
+      insertConversation: db.prepare('INSERT OR IGNORE INTO conversation_index (user_lo, user_hi, message_id) VALUES (?, ?, ?)'),
+      insertIdempotency: db.prepare('INSERT OR IGNORE INTO idempotency (sender, client_msg_id, message_id) VALUES (?, ?, ?)'),
       indexedUpTo: db.prepare('SELECT value FROM meta WHERE key = \'indexed_up_to\'').pluck(),
       setIndexedUpTo: db.prepare('UPDATE meta SET value = ? WHERE key = \'indexed_up_to\''),
       unindexed: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id > ? ORDER BY m.id`),
       readStream: db.prepare(`SELECT s.seq AS entrySeq, s.kind AS entryKind, ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
-        WHERE s.user_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ?`),
+        WHERE s.user_id = ? AND s.seq > ? AND (s.kind > 0 OR s.message_id <= ?) ORDER BY s.seq LIMIT ?`),
       ackedSeq: db.prepare('SELECT acked_seq FROM users WHERE id = ?').pluck(),
       ack: db.prepare('UPDATE users SET acked_seq = max(acked_seq, ?) WHERE id = ? RETURNING acked_seq').pluck(),
+      countedUpTo: db.prepare('SELECT counted_up_to FROM conversations WHERE user_id = ? AND peer = ?').pluck(),
       conversation: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM conversation_index c JOIN messages m ON m.id = c.message_id
         WHERE c.user_lo = ? AND c.user_hi = ? AND c.message_id < ? AND c.message_id > ? AND (m.recipient_seq > 0 OR m.sender = ?)
         ORDER BY c.message_id DESC LIMIT ?`),
@@ -170,10 +200,12 @@ export class SqliteStore implements Store, OutboxStore {
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)'),
       getRefresh: db.prepare('SELECT session_id AS sessionId, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE hash = ?'),
       useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ?'),
-      conversationRow: db.prepare(`SELECT last_message_id AS lastMessageId, received - read AS unread, read_up_to AS readUpTo, delivered_up_to AS deliveredUpTo
+      conversationRow: db.prepare(`SELECT last_message_id AS lastMessageId, received - read AS unread, read_up_to AS readUpTo, delivered_up_to AS deliveredUpTo,
+          counted_up_to AS countedUpTo
         FROM conversations WHERE user_id = ? AND peer = ?`),
-      upsertConversation: db.prepare(`INSERT INTO conversations (user_id, peer, last_message_id, received) VALUES (?, ?, ?, ?)
-        ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id), received = received + excluded.received`),
+      upsertConversation: db.prepare(`INSERT INTO conversations (user_id, peer, last_message_id, received, counted_up_to) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (user_id, peer) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id), received = received + excluded.received,
+          counted_up_to = max(counted_up_to, excluded.counted_up_to)`),
       setRead: db.prepare(`INSERT INTO conversations (user_id, peer, read_up_to, read) VALUES (?, ?, ?, ?)
         ON CONFLICT (user_id, peer) DO UPDATE SET read_up_to = excluded.read_up_to, read = read + excluded.read`),
       setDelivered: db.prepare(`INSERT INTO conversations (user_id, peer, delivered_up_to) VALUES (?, ?, ?)
@@ -230,14 +262,18 @@ export class SqliteStore implements Store, OutboxStore {
     }
     retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
-    this.indexTx = db.transaction((count: number) => { this.writeIndex(count) })
+    this.sliceTx = db.transaction((run: IndexRun, end: number, complete: boolean) => {
+      for (let i = run.done; i < end; i++) (run.writes[i] as () => void)()
+      if (complete) this.stmts.setIndexedUpTo.run(run.upTo)
+    })
     this.recordTx = db.transaction((attempts: readonly Attempt[]) => { for (const attempt of attempts) this.recordOne(attempt) })
     // One process per file: claims of a process that died are void.
     this.stmts.releaseClaims.run()
 
-    // Whatever a previous process stored but did not index (a crash) is indexed now.
+    // Whatever a previous process stored but did not index (a crash, perhaps in the middle of
+    // a run) is indexed now: every write of a run can be made twice.
     this.loadTail()
-    this.indexTx(this.tail.messages.length)
+    this.indexNow()
   }
 
   private readonly lookups: AppendLookups = {
@@ -292,62 +328,152 @@ export class SqliteStore implements Store, OutboxStore {
     this.nextEventId = undefined
   }
 
-  /** Moves the oldest `count` tail messages into the index tables, sorted by key. */
-  private writeIndex (count: number): void {
-    if (count === 0) return
+  /**
+   * Builds the run that indexes the tail's messages up to the newest one now: the rows sorted
+   * by key (each index page touched once per run), cut into slices of about sliceRows rows,
+   * each committed on its own; the last also moves indexed_up_to. Reads never see a part of
+   * a run: they take from the index tables only what is at or below indexed_up_to (the rest is
+   * still in the tail). Every write can be made twice (a run cut short by a crash is made again
+   * from indexed_up_to on the next start): inserts are ignored when the row is there, and a
+   * conversation's counters count only messages above its counted_up_to.
+   */
+  private planIndexRun (): IndexRun | undefined {
+    const batch = this.tail.messages.slice()
+    const last = batch[batch.length - 1]
+    if (last === undefined) return undefined
     const s = this.stmts
-    const batch = this.tail.messages.slice(0, count)
     const entries: Array<[string, number, number]> = []
-    const conversations: Array<[string, string, number]> = []
+    const pairs: Array<[string, string, number]> = []
+    const keys: Array<[string, string, number]> = []
+    const counters = new Map<string, { user: string, peer: string, messages: StoredMessage[] }>()
+    const count = (user: string, peer: string, m: StoredMessage): void => {
+      const key = `${user}\n${peer}`
+      let counter = counters.get(key)
+      if (counter === undefined) counters.set(key, counter = { user, peer, messages: [] })
+      counter.messages.push(m)
+    }
     for (const m of batch) {
       entries.push([m.from, m.senderSeq, m.id])
-      if (m.recipientSeq > 0) entries.push([m.to, m.recipientSeq, m.id])
-      conversations.push([...orderedPair(m.from, m.to), m.id])
-      if (m.clientMsgId !== null) s.insertIdempotency.run(m.from, m.clientMsgId, m.id)
+      count(m.from, m.to, m)
+      // A message a block hides is in neither the recipient's stream nor their conversation counters.
+      if (m.recipientSeq > 0) {
+        entries.push([m.to, m.recipientSeq, m.id])
+        count(m.to, m.from, m)
+      }
+      pairs.push([...orderedPair(m.from, m.to), m.id])
+      if (m.clientMsgId !== null) keys.push([m.from, m.clientMsgId, m.id])
     }
-    entries.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1])
-    conversations.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2])
-    for (const e of entries) s.insertEntry.run(e[0], e[1], e[2])
-    for (const c of conversations) s.insertConversation.run(c[0], c[1], c[2])
-    for (const c of conversationCounters(batch)) s.upsertConversation.run(c.user, c.peer, c.lastMessageId, c.received)
-    s.setIndexedUpTo.run((batch[batch.length - 1] as StoredMessage).id)
-    // Committed below by the transaction wrapper; the tail is rebuilt if that fails.
-    const rest = this.tail.messages.slice(count)
-    this.tail.clear()
-    for (const m of rest) this.tail.add(m)
+    const byText = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
+    entries.sort((a, b) => byText(a[0], b[0]) || a[1] - b[1])
+    pairs.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]) || a[2] - b[2])
+    keys.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
+    const sortedCounters = [...counters.values()].sort((a, b) => byText(a.user, b.user) || byText(a.peer, b.peer))
+    const writes: Array<() => void> = [
+      ...sortedCounters.map((c) => () => { this.countInto(c.user, c.peer, c.messages) }),
+      ...entries.map((e) => () => { s.insertEntry.run(e[0], e[1], e[2]) }),
+      ...pairs.map((c) => () => { s.insertConversation.run(c[0], c[1], c[2]) }),
+      ...keys.map((k) => () => { s.insertIdempotency.run(k[0], k[1], k[2]) })
+    ]
+    return { upTo: last.id, writes, done: 0 }
   }
 
-  private row (user: string, peer: string): { lastMessageId: number, unread: number, readUpTo: number, deliveredUpTo: number } {
+  /** Adds to user's counters for peer the messages above its counted_up_to (so that doing it twice counts once). */
+  private countInto (user: string, peer: string, messages: readonly StoredMessage[]): void {
+    const counted = (this.stmts.countedUpTo.get(user, peer) as number | undefined) ?? 0
+    let received = 0
+    let newest = 0
+    for (const m of messages) {
+      if (m.id <= counted) continue
+      if (m.to === user) received++
+      newest = Math.max(newest, m.id)
+    }
+    if (newest > 0) this.stmts.upsertConversation.run(user, peer, newest, received, newest)
+  }
+
+  /** Commits the next slice of the run; true when the run is complete (indexed_up_to moved, the tail trimmed). */
+  private indexSlice (run: IndexRun, rows: number): boolean {
+    const end = Math.min(run.writes.length, run.done + rows)
+    const complete = end === run.writes.length
+    this.sliceTx(run, end, complete)
+    run.done = end
+    if (complete) {
+      this.indexedUpTo = run.upTo
+      this.tail.dropUpTo(run.upTo)
+    }
+    return complete
+  }
+
+  /** Indexes the whole tail now, in this turn (at start, on close, and before a change writes stream entries directly). */
+  private indexNow (): void {
+    const run = this.run
+    this.run = undefined
+    if (run !== undefined) this.indexSlice(run, Infinity)
+    const rest = this.planIndexRun()
+    if (rest !== undefined) this.indexSlice(rest, Infinity)
+  }
+
+  private row (user: string, peer: string): { lastMessageId: number, unread: number, readUpTo: number, deliveredUpTo: number, countedUpTo: number } {
     return (this.stmts.conversationRow.get(user, peer) as ReturnType<SqliteStore['row']> | undefined) ??
-      { lastMessageId: 0, unread: 0, readUpTo: 0, deliveredUpTo: 0 }
+      { lastMessageId: 0, unread: 0, readUpTo: 0, deliveredUpTo: 0, countedUpTo: 0 }
   }
 
   /** Rebuilds the in-memory tail from the log: everything after indexed_up_to. */
   private loadTail (): void {
     this.tail.clear()
     const from = this.stmts.indexedUpTo.get() as number
+    this.indexedUpTo = from
     // all(), not iterate(): an iterator is a native object that must not be collected (retainForProcessLifetime).
     for (const m of this.stmts.unindexed.all(from) as StoredMessage[]) this.tail.add(m)
   }
 
   private scheduleIndex (): void {
+    // A run in progress looks again when it is done.
+    if (this.run !== undefined) return
     if (this.tail.messages.length >= this.indexBatch) {
-      this.flushIndex()
+      this.startIndexRun()
     } else if (this.indexTimer === undefined && this.tail.messages.length > 0) {
-      this.indexTimer = setTimeout(() => { this.flushIndex() }, this.indexDelayMs)
+      this.indexTimer = setTimeout(() => { this.startIndexRun() }, this.indexDelayMs)
       this.indexTimer.unref()
     }
   }
 
-  /** Writes the whole tail into the index tables now. */
+  private startIndexRun (): void {
+    clearTimeout(this.indexTimer)
+    this.indexTimer = undefined
+    if (!this.db.open || this.run !== undefined) return
+    this.run = this.planIndexRun()
+    if (this.run !== undefined) this.continueIndexRun(this.run)
+  }
+
+  /** One slice now, the next after a turn of the event loop: no slice holds it for long. */
+  private continueIndexRun (run: IndexRun): void {
+    if (this.run !== run || !this.db.open) return
+    try {
+      if (this.indexSlice(run, this.indexSliceRows)) {
+        this.run = undefined
+        this.scheduleIndex()
+        return
+      }
+    } catch (err) {
+      // Rolled back: the log still holds every message; index them on the next try (the slices
+      // that committed are made again, at no cost).
+      this.run = undefined
+      this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
+      this.loadTail()
+      this.scheduleIndex()
+      return
+    }
+    setImmediate(() => { this.continueIndexRun(run) })
+  }
+
+  /** Writes the whole tail into the index tables now, in this turn. */
   flushIndex (): void {
     clearTimeout(this.indexTimer)
     this.indexTimer = undefined
     if (!this.db.open) return
     try {
-      this.indexTx(this.tail.messages.length)
+      this.indexNow()
     } catch (err) {
-      // Rolled back: the log still holds every message; index them on the next try.
       this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
       this.loadTail()
       this.scheduleIndex()
@@ -395,7 +521,7 @@ export class SqliteStore implements Store, OutboxStore {
       return this.db.transaction(() => {
         if (s.userExists.get(id) === undefined) return false
         // The tail's messages carry their content in memory: index them (and drop them from memory) first.
-        if (this.tail.messages.length > 0) this.writeIndex(this.tail.messages.length)
+        this.indexNow()
         const deletedAt = new Date(at).toISOString()
         s.scrubSentEvents.run(deletedAt, id, id)
         s.eraseSent.run(at, id, id)
@@ -450,7 +576,7 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async readStream (userId: string, after: number, limit: number): Promise<StreamEntry[]> {
-    const entries = (this.stmts.readStream.all(userId, after, limit) as Array<StoredMessage & { entrySeq: number, entryKind: number }>).map(toEntry)
+    const entries = (this.stmts.readStream.all(userId, after, this.indexedUpTo, limit) as Array<StoredMessage & { entrySeq: number, entryKind: number }>).map(toEntry)
     if (entries.length === limit) return entries
     // Unindexed entries (messages only: a change indexes the tail first) come after the indexed ones.
     for (const m of this.tail.byUser.get(userId) ?? []) {
@@ -470,7 +596,7 @@ export class SqliteStore implements Store, OutboxStore {
     try {
       return this.db.transaction((): ChangeOutcome => {
         // Change entries go straight into the stream table, after every message entry: index the tail first.
-        if (this.tail.messages.length > 0) this.writeIndex(this.tail.messages.length)
+        this.indexNow()
         const before = s.messageById.get(change.id) as StoredMessage | undefined
         if (before === undefined) return { status: 'not_found' }
         if (before.deletedAt !== null) return { status: 'deleted' }
@@ -524,7 +650,8 @@ export class SqliteStore implements Store, OutboxStore {
     }
     if (page.length === query.limit) return page
     const [lo, hi] = orderedPair(userId, peer)
-    const rows = this.stmts.conversation.all(lo, hi, before, after, userId, query.limit - page.length) as StoredMessage[]
+    // Only what a complete run wrote: newer messages are in the tail (above).
+    const rows = this.stmts.conversation.all(lo, hi, Math.min(before, this.indexedUpTo + 1), after, userId, query.limit - page.length) as StoredMessage[]
     return page.concat(rows)
   }
 
@@ -547,8 +674,8 @@ export class SqliteStore implements Store, OutboxStore {
       summaries.push({
         peer,
         lastMessage: last,
-        // `read` may already count unindexed messages; `received` counts them once indexed.
-        unread: mine.unread + incoming.length,
+        // `read` may already count unindexed messages; `received` counts them once their counters are written (counted_up_to).
+        unread: mine.unread + incoming.filter((id) => id > mine.countedUpTo).length,
         readUpTo: mine.readUpTo,
         peerReadUpTo: theirs.readUpTo,
         peerDeliveredUpTo: theirs.deliveredUpTo
@@ -603,7 +730,7 @@ export class SqliteStore implements Store, OutboxStore {
       if (step.status !== 'advance') return step
       // Count the peer's messages the marker passes over, indexed and not yet indexed.
       const [lo, hi] = orderedPair(userId, peer)
-      let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, upTo, peer) as number
+      let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, Math.min(upTo, this.indexedUpTo), peer) as number
       for (const m of pending ?? []) if (m.from === peer && m.recipientSeq > 0 && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       this.writeEvents(eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer]))

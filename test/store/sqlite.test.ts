@@ -7,10 +7,11 @@ import { sqliteMigrations } from '../../src/store/migrations/sqlite.js'
 import { inspectDatabase, tempDir } from '../helpers.js'
 
 // Reads merge the index tables with the messages not yet indexed: run the contract with
-// everything indexed at once, with nothing indexed until close, and with a mix.
-for (const indexBatch of [1, 3, 1_000_000]) {
-  t.test(`contract, indexing every ${indexBatch} messages`, async (t) => {
-    storeContract(t, async (options) => new SqliteStore({ dataDir: tempDir(), synchronous: 'normal', indexBatch, indexDelayMs: 60_000, ...options }))
+// everything indexed at once, with nothing indexed until close, with a mix, and with runs
+// written a few rows at a time (reads happen between their slices).
+for (const [indexBatch, indexSliceRows] of [[1, 400], [3, 400], [1_000_000, 400], [3, 1], [5, 2]] as const) {
+  t.test(`contract, indexing every ${indexBatch} messages, ${indexSliceRows} rows per slice`, async (t) => {
+    storeContract(t, async (options) => new SqliteStore({ dataDir: tempDir(), synchronous: 'normal', indexBatch, indexSliceRows, indexDelayMs: 60_000, ...options }))
   })
 }
 

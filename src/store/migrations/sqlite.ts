@@ -143,5 +143,12 @@ export const sqliteMigrations: readonly string[] = [
   `
   -- A deleted account keeps its row (no content, no password) so that its id is never reused.
   ALTER TABLE users ADD COLUMN deleted_at INTEGER;
+  `,
+  `
+  -- The index is written in slices (src/store/sqlite.ts): a conversation's counters count only
+  -- messages above this, so that a run made again after a crash counts nothing twice. Every
+  -- message up to last_message_id was counted by the whole batches written so far.
+  ALTER TABLE conversations ADD COLUMN counted_up_to INTEGER NOT NULL DEFAULT 0;
+  UPDATE conversations SET counted_up_to = last_message_id;
   `
 ]
