@@ -124,10 +124,10 @@ t.test('kill -9 at many points of the index writer (runs written in slices): not
   /** Acknowledged messages from -> to, by id. */
   const acknowledged = new Map<number, { from: string, to: string }>()
   for (let round = 0; round < 6; round++) {
-    let stop = false
+    const running = { stop: false }
     // Eight senders as fast as acknowledged: index runs of thousands of messages, in many slices.
     const senders = Array.from({ length: 8 }, async (_, s) => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !running.stop; i++) {
         const from = ids[(s + i) % ids.length] as string
         const to = ids[(s + i * 7 + 1) % ids.length] as string
         if (from === to) continue
@@ -142,7 +142,7 @@ t.test('kill -9 at many points of the index writer (runs written in slices): not
     await sleep(300 + Math.random() * 900)
     const exited = exitOf(child)
     child.kill('SIGKILL')
-    stop = true
+    running.stop = true
     await exited
     await Promise.all(senders)
     child = spawnServer(env(dataDir))

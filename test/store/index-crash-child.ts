@@ -8,10 +8,11 @@ const turns = Number(turnsArg)
 const store = new SqliteStore({ dataDir, synchronous: 'normal', indexBatch: 40, indexSliceRows: 3, indexDelayMs: 60_000 })
 const users = ['a', 'b', 'c', 'd']
 for (const id of users) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
-const batch = Array.from({ length: 40 }, (_, i) => ({
-  from: users[i % 4] as string, to: users[(i * 3 + 1) % 4] === users[i % 4] ? users[(i + 1) % 4] as string : users[(i * 3 + 1) % 4] as string,
-  content: `m${i}`, clientMsgId: `k${i}`, createdAt: Date.now()
-}))
+const batch = Array.from({ length: 40 }, (_, i) => {
+  const from = users[i % 4] as string
+  const to = users[(i * 3 + 1) % 4] === from ? users[(i + 1) % 4] as string : users[(i * 3 + 1) % 4] as string
+  return { from, to, content: `m${i}`, clientMsgId: `k${i}`, createdAt: Date.now() }
+})
 // The 40th message starts a run: its first slice is written at once, the next one a turn later.
 await store.appendMessages(batch)
 let turn = 0
