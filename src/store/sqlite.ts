@@ -38,6 +38,8 @@ interface IndexRun {
   writes: Array<() => void>
   /** How many writes have committed. */
   done: number
+  /** Whether some of these writes may have been made before (a run cut short): counters then read their watermark. */
+  recount: boolean
 }
 
 /**
@@ -99,6 +101,12 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly indexSliceRows: number
   /** The index run in progress: its slices are written with a turn of the event loop between them. */
   private run: IndexRun | undefined
+  /**
+   * Whether the tail may hold messages a run already counted (after a start or a failure: the
+   * tail was loaded from the file). Until a complete run clears it, counters read their
+   * counted_up_to; after, a run is the first to write its messages, and skips that read.
+   */
+  private recount = true
   /**
    * Every message up to this id is in the index tables, and every later one in the tail. Reads
    * take from the index only what is at or below it: a run's first slices are invisible until
@@ -368,18 +376,19 @@ export class SqliteStore implements Store, OutboxStore {
     pairs.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]) || a[2] - b[2])
     keys.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
     const sortedCounters = [...counters.values()].sort((a, b) => byText(a.user, b.user) || byText(a.peer, b.peer))
+    const recount = this.recount
     const writes: Array<() => void> = [
-      ...sortedCounters.map((c) => () => { this.countInto(c.user, c.peer, c.messages) }),
+      ...sortedCounters.map((c) => () => { this.countInto(c.user, c.peer, c.messages, recount) }),
       ...entries.map((e) => () => { s.insertEntry.run(e[0], e[1], e[2]) }),
       ...pairs.map((c) => () => { s.insertConversation.run(c[0], c[1], c[2]) }),
       ...keys.map((k) => () => { s.insertIdempotency.run(k[0], k[1], k[2]) })
     ]
-    return { upTo: last.id, writes, done: 0 }
+    return { upTo: last.id, writes, done: 0, recount }
   }
 
   /** Adds to user's counters for peer the messages above its counted_up_to (so that doing it twice counts once). */
-  private countInto (user: string, peer: string, messages: readonly StoredMessage[]): void {
-    const counted = (this.stmts.countedUpTo.get(user, peer) as number | undefined) ?? 0
+  private countInto (user: string, peer: string, messages: readonly StoredMessage[], recount: boolean): void {
+    const counted = recount ? (this.stmts.countedUpTo.get(user, peer) as number | undefined) ?? 0 : 0
     let received = 0
     let newest = 0
     for (const m of messages) {
@@ -399,6 +408,8 @@ export class SqliteStore implements Store, OutboxStore {
     if (complete) {
       this.indexedUpTo = run.upTo
       this.tail.dropUpTo(run.upTo)
+      // Every message a run cut short may have counted is at or below indexed_up_to now.
+      if (run.recount) this.recount = false
     }
     return complete
   }
@@ -422,6 +433,7 @@ export class SqliteStore implements Store, OutboxStore {
     this.tail.clear()
     const from = this.stmts.indexedUpTo.get() as number
     this.indexedUpTo = from
+    this.recount = true
     // all(), not iterate(): an iterator is a native object that must not be collected (retainForProcessLifetime).
     for (const m of this.stmts.unindexed.all(from) as StoredMessage[]) this.tail.add(m)
   }
