@@ -31,11 +31,20 @@ export interface SqliteStoreOptions {
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
   m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq, m.edited_at AS editedAt, m.deleted_at AS deletedAt`
 
+/** A batch's messages between two users, for the first one's counters. */
+interface Counter { user: string, peer: string, messages: StoredMessage[] }
+
 /** A run of the index writer: the writes of a batch, sorted, made a slice at a time. */
 interface IndexRun {
   /** The newest message of the batch: indexed_up_to once the run is complete. */
   upTo: number
-  writes: Array<() => void>
+  /** In the order written: counters, stream entries, conversation index rows, retry keys. */
+  counters: Counter[]
+  entries: Array<[string, number, number]>
+  pairs: Array<[string, string, number]>
+  keys: Array<[string, string, number]>
+  /** All of the above: how many writes the run makes. */
+  writes: number
   /** How many writes have committed. */
   done: number
   /** Whether some of these writes may have been made before (a run cut short): counters then read their watermark. */
@@ -271,7 +280,7 @@ export class SqliteStore implements Store, OutboxStore {
     retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.sliceTx = db.transaction((run: IndexRun, end: number, complete: boolean) => {
-      for (let i = run.done; i < end; i++) (run.writes[i] as () => void)()
+      for (let i = run.done; i < end; i++) this.indexWrite(run, i)
       if (complete) this.stmts.setIndexedUpTo.run(run.upTo)
     })
     this.recordTx = db.transaction((attempts: readonly Attempt[]) => { for (const attempt of attempts) this.recordOne(attempt) })
@@ -349,11 +358,10 @@ export class SqliteStore implements Store, OutboxStore {
     const batch = this.tail.messages.slice()
     const last = batch[batch.length - 1]
     if (last === undefined) return undefined
-    const s = this.stmts
     const entries: Array<[string, number, number]> = []
     const pairs: Array<[string, string, number]> = []
     const keys: Array<[string, string, number]> = []
-    const counters = new Map<string, { user: string, peer: string, messages: StoredMessage[] }>()
+    const counters = new Map<string, Counter>()
     const count = (user: string, peer: string, m: StoredMessage): void => {
       const key = `${user}\n${peer}`
       let counter = counters.get(key)
@@ -376,14 +384,32 @@ export class SqliteStore implements Store, OutboxStore {
     pairs.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]) || a[2] - b[2])
     keys.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]))
     const sortedCounters = [...counters.values()].sort((a, b) => byText(a.user, b.user) || byText(a.peer, b.peer))
-    const recount = this.recount
-    const writes: Array<() => void> = [
-      ...sortedCounters.map((c) => () => { this.countInto(c.user, c.peer, c.messages, recount) }),
-      ...entries.map((e) => () => { s.insertEntry.run(e[0], e[1], e[2]) }),
-      ...pairs.map((c) => () => { s.insertConversation.run(c[0], c[1], c[2]) }),
-      ...keys.map((k) => () => { s.insertIdempotency.run(k[0], k[1], k[2]) })
-    ]
-    return { upTo: last.id, writes, done: 0, recount }
+    const writes = sortedCounters.length + entries.length + pairs.length + keys.length
+    return { upTo: last.id, counters: sortedCounters, entries, pairs, keys, writes, done: 0, recount: this.recount }
+  }
+
+  /** The run's i-th write (counters first: a run cut short then has some counted, which its re-run must not count again). */
+  private indexWrite (run: IndexRun, i: number): void {
+    const s = this.stmts
+    if (i < run.counters.length) {
+      const c = run.counters[i] as Counter
+      this.countInto(c.user, c.peer, c.messages, run.recount)
+      return
+    }
+    i -= run.counters.length
+    if (i < run.entries.length) {
+      const e = run.entries[i] as [string, number, number]
+      s.insertEntry.run(e[0], e[1], e[2])
+      return
+    }
+    i -= run.entries.length
+    if (i < run.pairs.length) {
+      const c = run.pairs[i] as [string, string, number]
+      s.insertConversation.run(c[0], c[1], c[2])
+      return
+    }
+    const k = run.keys[i - run.pairs.length] as [string, string, number]
+    s.insertIdempotency.run(k[0], k[1], k[2])
   }
 
   /** Adds to user's counters for peer the messages above its counted_up_to (so that doing it twice counts once). */
@@ -401,8 +427,8 @@ export class SqliteStore implements Store, OutboxStore {
 
   /** Commits the next slice of the run; true when the run is complete (indexed_up_to moved, the tail trimmed). */
   private indexSlice (run: IndexRun, rows: number): boolean {
-    const end = Math.min(run.writes.length, run.done + rows)
-    const complete = end === run.writes.length
+    const end = Math.min(run.writes, run.done + rows)
+    const complete = end === run.writes
     this.sliceTx(run, end, complete)
     run.done = end
     if (complete) {
