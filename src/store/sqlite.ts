@@ -267,10 +267,10 @@ export class SqliteStore implements Store, OutboxStore {
       releaseFollowers: db.prepare('UPDATE webhook_events SET waiting = waiting - 1 WHERE after_a = ? OR after_b = ?'),
       messageAcknowledged: db.prepare(`SELECT m.deleted_at IS NOT NULL OR coalesce(u.acked_seq, 0) >= m.recipient_seq FROM messages m LEFT JOIN users u ON u.id = m.recipient
         WHERE m.id = ?`).pluck(),
+      // Newest first, by id (the outbox is kept short): the status is a filter, as in PostgreSQL.
       deliveries: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
-        last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE id < ? ORDER BY id DESC LIMIT ?`),
-      deliveriesByStatus: db.prepare(`SELECT id AS cursor, uid, type, created_at AS createdAt, status, attempts, last_attempt_at AS lastAttemptAt,
-        last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`),
+        last_status AS lastStatus, last_error AS lastError, next_attempt_at AS nextAttemptAt FROM webhook_events
+        WHERE (? IS NULL OR status = ?) AND id < ? ORDER BY id DESC LIMIT ?`),
       eventByUid: db.prepare('SELECT id, status FROM webhook_events WHERE id = ? AND uid = ?'),
       scheduleEvent: db.prepare('UPDATE webhook_events SET next_attempt_at = ?, retry_asked_at = ? WHERE id = ?'),
       pruneEvents: db.prepare(`DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE next_attempt_at IS NULL
@@ -868,9 +868,7 @@ export class SqliteStore implements Store, OutboxStore {
 
   async deliveries (query: { status?: DeliveryStatus | undefined, before?: number | undefined, limit: number }): Promise<Array<DeliveryRecord & { cursor: number }>> {
     const before = query.before ?? Number.MAX_SAFE_INTEGER
-    return (query.status === undefined
-      ? this.stmts.deliveries.all(before, query.limit)
-      : this.stmts.deliveriesByStatus.all(query.status, before, query.limit)) as Array<DeliveryRecord & { cursor: number }>
+    return this.stmts.deliveries.all(query.status ?? null, query.status ?? null, before, query.limit) as Array<DeliveryRecord & { cursor: number }>
   }
 
   async retryEvent (uid: string, now: number): Promise<RetryOutcome> {
