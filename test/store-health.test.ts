@@ -80,6 +80,17 @@ t.test('the database files deleted while running: /readyz says so; the next star
   t.match(stderr, /no duolog\.db: the database is missing/)
 })
 
+t.test('a second duolog on the same data directory is refused at start; the first keeps working', async (t) => {
+  const dataDir = tempDir()
+  const server = await startServer(t, { DUOLOG_DATA_DIR: dataDir })
+  const [alice] = await users(server, 'alice', 'bob')
+  const { code, stderr } = await exitOf(spawnServer({ DUOLOG_DATA_DIR: dataDir, DUOLOG_LOG_LEVEL: 'silent', PORT: '0' }))
+  t.equal(code, 1, 'the second process exits')
+  t.match(stderr, /could not start: .* is in use: another duolog holds duolog\.lock/)
+  const sent = await api(server, 'POST', '/v1/messages', { token: alice, body: { to: 'bob', content: 'still here' } })
+  t.equal(sent.status, 201, 'the first one still stores')
+})
+
 t.test('only the WAL deleted while running: not ready', async (t) => {
   const dataDir = tempDir()
   const server = await startServer(t, { DUOLOG_DATA_DIR: dataDir })

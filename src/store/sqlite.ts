@@ -7,6 +7,7 @@ import { changeDrafts, changed, visibleTo, entryKindCode, eventDrafts, messageCr
 import { eventIdOf, followUpDrafts, planEvents, withRetryAsked, type Attempt, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
+import { Checkpointer } from './checkpointer.js'
 
 export interface SqliteStoreOptions {
   /** A directory (the file is duolog.db inside it) or ':memory:'. */
@@ -26,6 +27,11 @@ export interface SqliteStoreOptions {
   log?: Log
   /** The webhook events to write (none when undefined). */
   outbox?: OutboxSettings | undefined
+  /**
+   * How often a worker thread checkpoints the WAL, ms (default 1000); 0: SQLite's automatic
+   * checkpoints on the writer's connection, which hold the event loop while they run.
+   */
+  checkpointIntervalMs?: number
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
@@ -128,12 +134,16 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly indexDelayMs: number
   private indexTimer: NodeJS.Timeout | undefined
   private readonly log: Log
-  // This process is the file's only writer (locking_mode=EXCLUSIVE), so the newest seq of
+  // This process is the file's only writer (it holds duolog.lock), so the newest seq of
   // each stream and the set of existing users can be remembered instead of queried per message.
   private readonly lastSeqs = new Map<string, number>()
   /** The database file as opened (undefined in memory). */
   private readonly identity: { ino: number, dev: number } | undefined
   private readonly knownUsers = new Set<string>()
+  /** duolog.lock, held while the store is open (undefined in memory). */
+  private readonly lock: Database.Database | undefined
+  /** Checkpoints the WAL off the event loop (undefined in memory or when turned off). */
+  readonly checkpointer: Checkpointer | undefined
   private readonly outbox: OutboxSettings | undefined
   // Remembered for the webhook outbox (this process is the only writer): each user's newest
   // ordered event, and the next event id. Forgotten when a transaction that wrote them fails.
@@ -153,18 +163,36 @@ export class SqliteStore implements Store, OutboxStore {
       this.file = join(options.dataDir, 'duolog.db')
       refuseMissingDatabase(options.dataDir, this.file)
     }
-    this.db = retainForProcessLifetime(new Database(this.file))
     // One process per file: a second duolog on the same data directory fails at start
-    // instead of writing behind this one's caches. Set before WAL so that the lock is taken
-    // at once and the WAL index lives in this process's memory. (exec, not pragma(): see
-    // retainForProcessLifetime.)
-    this.db.exec('PRAGMA locking_mode = EXCLUSIVE')
-    this.db.exec('PRAGMA journal_mode = WAL')
+    // instead of writing behind this one's caches.
+    this.lock = options.dataDir === ':memory:' ? undefined : holdDirectory(options.dataDir)
+    try {
+      this.db = retainForProcessLifetime(new Database(this.file))
+      // (exec, not pragma(): see retainForProcessLifetime.)
+      this.db.exec('PRAGMA journal_mode = WAL')
+    } catch (err) {
+      // e.g. not a database: the directory is not held for a store that never opened.
+      this.lock?.close()
+      throw err
+    }
     this.db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-    // A page cache that holds the hot index pages, and fewer, larger checkpoints.
+    // A page cache that holds the hot index pages.
     this.db.exec('PRAGMA cache_size = -65536')
-    this.db.exec('PRAGMA wal_autocheckpoint = 10000')
+    // After a checkpoint has copied all of it, the WAL starts over and its file is cut to 64 MiB.
+    this.db.exec('PRAGMA journal_size_limit = 67108864')
     migrate(this.db)
+    const checkpointIntervalMs = options.checkpointIntervalMs ?? 1000
+    if (this.file !== ':memory:' && checkpointIntervalMs > 0) {
+      this.db.exec('PRAGMA wal_autocheckpoint = 0')
+      this.checkpointer = Checkpointer.start({
+        file: this.file,
+        intervalMs: checkpointIntervalMs,
+        log: this.log,
+        onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) }
+      })
+    } else {
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
+    }
     this.identity = fileIdentity(this.file)
     if (options.dataDir !== ':memory:') {
       const marker = join(options.dataDir, MARKER)
@@ -902,7 +930,10 @@ export class SqliteStore implements Store, OutboxStore {
   async close (): Promise<void> {
     if (!this.db.open) return
     this.flushIndex()
+    // The worker's connection first: the writer's close then checkpoints the rest and removes the WAL.
+    await this.checkpointer?.close()
     this.db.close()
+    this.lock?.close()
   }
 }
 
@@ -922,7 +953,7 @@ function fileIdentity (file: string): { ino: number, dev: number } | undefined {
  */
 function refuseMissingDatabase (dataDir: string, file: string): void {
   if (existsSync(file)) return
-  const others = readdirSync(dataDir).filter((name) => name !== 'lost+found')
+  const others = readdirSync(dataDir).filter((name) => name !== 'lost+found' && name !== LOCK)
   if (others.length === 0) return
   throw new Error(`${dataDir} holds ${others.join(', ')} but no duolog.db: the database is missing. Restore it, or point DUOLOG_DATA_DIR at an empty directory to start afresh`)
 }
@@ -941,6 +972,33 @@ const retained: unknown[] = []
 export function retainForProcessLifetime<T> (object: T): T {
   retained.push(object)
   return object
+}
+
+/** Checkpoints on the writer's connection, when no worker makes them: fewer, larger ones. */
+const AUTOCHECKPOINT_PAGES = 10_000
+
+/** Beside the database; whoever holds it (a SQLite exclusive lock, released when the process dies) owns the directory. */
+const LOCK = 'duolog.lock'
+
+/**
+ * Takes the directory's lock file or throws: an exclusive SQLite lock held until close, so a
+ * second process (or a second store in this one) is refused at once, and a killed process's
+ * lock goes with it. It is a file of its own so that the database itself stays open to the
+ * checkpoint worker's connection.
+ */
+function holdDirectory (dataDir: string): Database.Database {
+  const lock = retainForProcessLifetime(new Database(join(dataDir, LOCK), { timeout: 0 }))
+  try {
+    lock.exec('PRAGMA locking_mode = EXCLUSIVE')
+    // A write takes the exclusive lock, and exclusive locking mode keeps it.
+    lock.exec(`CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL);
+      INSERT OR REPLACE INTO holder (id, pid) VALUES (1, ${process.pid})`)
+  } catch (err) {
+    lock.close()
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err
+    throw new Error(`${dataDir} is in use: another duolog holds ${LOCK} (database is locked); one process per data directory`)
+  }
+  return lock
 }
 
 /** Written beside the database: a directory that has it was used, even if every other file is gone. */

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
+import { statSync } from 'node:fs'
+import type { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { storeContract } from './contract.js'
@@ -40,7 +42,10 @@ t.test('messages stored but not indexed before a crash are indexed on the next s
   await crashed.appendMessages([1, 2, 3].map((i) => ({ from: 'alice', to: 'bob', content: `m${i}`, clientMsgId: `k${i}`, createdAt: i })))
   // What a kill -9 leaves: the log committed, the index not written. Closing the file
   // without the store's close() skips its index flush.
-  ;(crashed as unknown as { db: Database.Database }).db.close()
+  const files = crashed as unknown as { db: Database.Database, lock: Database.Database }
+  await crashed.checkpointer?.close()
+  files.db.close()
+  files.lock.close()
   const raw = inspectDatabase(join(dataDir, 'duolog.db'))
   t.equal(raw.prepare('SELECT count(*) FROM stream').pluck().get(), 0, 'nothing indexed yet')
   raw.close()
@@ -71,4 +76,33 @@ t.test('the read queries use the index tables, not scans', async (t) => {
   // Moving a read marker counts only the messages it passes over, through the conversation index.
   t.match(plan(`SELECT count(*) FROM conversation_index c JOIN messages m ON m.id = c.message_id
     WHERE c.user_lo = 'a' AND c.user_hi = 'b' AND c.message_id > 5 AND c.message_id <= 10 AND m.sender = 'b'`), /SEARCH c USING PRIMARY KEY/)
+})
+
+t.test('checkpoints run in a worker: the writer never checkpoints, and the database file gets the pages while the store is open', async (t) => {
+  const dataDir = tempDir()
+  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointIntervalMs: 10 })
+  t.teardown(() => store.close())
+  const writer = (store as unknown as { db: Database.Database }).db
+  t.equal(writer.prepare('PRAGMA wal_autocheckpoint').pluck().get(), 0, 'the writer\'s automatic checkpoints are off')
+  await store.createUser({ id: 'alice', displayName: 'alice', passwordHash: null, createdAt: 1 })
+  await store.createUser({ id: 'bob', displayName: 'bob', passwordHash: null, createdAt: 1 })
+  for (let i = 0; i < 20; i++) {
+    await store.appendMessages(Array.from({ length: 100 }, (_, k) => ({ from: 'alice', to: 'bob', content: 'x'.repeat(500), clientMsgId: `${i}-${k}`, createdAt: 1 })))
+  }
+  const started = Date.now()
+  while ((store.checkpointer?.pages ?? 0) === 0 && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.ok((store.checkpointer?.pages ?? 0) > 0, `the worker copied ${store.checkpointer?.pages ?? 0} pages`)
+  t.ok(statSync(join(dataDir, 'duolog.db')).size > 1_000_000, 'the messages are in the database file, not only in the WAL')
+})
+
+t.test('if the checkpoint worker stops, the writer\'s automatic checkpoints take over', async (t) => {
+  const dataDir = tempDir()
+  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointIntervalMs: 10 })
+  t.teardown(() => store.close())
+  const writer = (store as unknown as { db: Database.Database }).db
+  await (store.checkpointer as unknown as { worker: Worker }).worker.terminate()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(writer.prepare('PRAGMA wal_autocheckpoint').pluck().get(), 10_000, 'automatic checkpoints every 10,000 pages')
+  await store.createUser({ id: 'alice', displayName: 'alice', passwordHash: null, createdAt: 1 })
+  t.match(await store.getUser('alice'), { id: 'alice' }, 'the store keeps working')
 })

@@ -1,0 +1,94 @@
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+import type { Log } from '../log.js'
+
+/**
+ * The worker's code, CommonJS run with `eval`: the same text under tsx, in tests and in
+ * dist (a worker file would need a loader for TypeScript). It opens its own connection to
+ * the file and, every interval, copies what the WAL holds into the database (PASSIVE: it
+ * never waits for or blocks the writer, it stops at the oldest reader's snapshot) and
+ * fsyncs the database. The writer's next transaction after a complete checkpoint starts the
+ * WAL over, so it stays small.
+ */
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const Database = require(workerData.driver)
+const db = new Database(workerData.file)
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+// What the last checkpoint saw: the WAL's frames, and how many of them are in the database.
+let last = { log: 0, checkpointed: 0 }
+const timer = setInterval(() => {
+  try {
+    const result = checkpoint.get()
+    // A WAL shorter than last time was started over: everything checkpointed in it is new.
+    const pages = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed
+    last = result
+    if (pages > 0) parentPort.postMessage({ pages })
+  } catch (err) {
+    parentPort.postMessage({ failed: String(err && err.message) })
+  }
+}, workerData.intervalMs)
+parentPort.on('message', (message) => {
+  if (message !== 'close') return
+  clearInterval(timer)
+  db.close()
+  parentPort.close()
+})
+`
+
+export interface CheckpointerOptions {
+  file: string
+  /** How often the worker checkpoints. */
+  intervalMs: number
+  log: Log
+  /** Called if the worker dies: the caller takes checkpoints back (the WAL must not grow forever). */
+  onExit: () => void
+}
+
+/**
+ * WAL checkpoints in a worker thread with its own connection: copying pages into the database
+ * file and its fsync (tens of ms on a slow disk, more with a large WAL) never hold the event
+ * loop. The writer's connection turns its own automatic checkpoints off while this runs.
+ * Durability does not depend on it: a commit is in the WAL before it is acknowledged, and a
+ * checkpoint cut short by a crash is redone from the WAL on the next open.
+ */
+export class Checkpointer {
+  /** WAL frames (pages) copied into the database so far. */
+  pages = 0
+  private closing = false
+  private readonly exited: Promise<unknown>
+
+  private constructor (private readonly worker: Worker) {
+    this.exited = new Promise((resolve) => worker.once('exit', resolve))
+  }
+
+  static start (options: CheckpointerOptions): Checkpointer {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3')
+    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs } })
+    const checkpointer = new Checkpointer(worker)
+    worker.on('message', (message: { pages?: number, failed?: string }) => {
+      if (message.pages !== undefined) checkpointer.pages += message.pages
+      if (message.failed !== undefined) options.log.warn({ err: message.failed }, 'sqlite: a checkpoint failed; the next one tries again')
+    })
+    worker.on('error', (err) => { options.log.error({ err }, 'sqlite: the checkpoint worker failed') })
+    worker.once('exit', () => {
+      if (checkpointer.closing) return
+      options.log.error({}, 'sqlite: the checkpoint worker stopped; checkpoints run on the main thread from now on')
+      options.onExit()
+    })
+    // Never what keeps the process alive.
+    worker.unref()
+    return checkpointer
+  }
+
+  /** Stops the checkpoints and closes the worker's connection (before the writer's closes). */
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    // Awaited: the worker keeps the process alive until it has closed its connection (a
+    // worker that already stopped ignores both).
+    this.worker.ref()
+    this.worker.postMessage('close')
+    await this.exited
+  }
+}
