@@ -73,6 +73,14 @@ for (let i = 0; i < pairs * 2; i += 200) {
 }
 // Let the bare relay see every announce before anyone sends.
 await new Promise((resolve) => setTimeout(resolve, 200))
+// With IDLE_MS, every connection stays idle that long first: the server's memory per idle
+// connection is read then (bench/run.ts), and the sends start a moment later.
+const idle = Number(process.env.IDLE_MS ?? '0')
+if (idle > 0) {
+  await new Promise((resolve) => setTimeout(resolve, idle))
+  process.send?.({ phase: 'idle' })
+  await new Promise((resolve) => setTimeout(resolve, 500))
+}
 // Paced clients start spread over one interval, not all at once.
 for (const peer of peers) setTimeout(peer.send, interval === 0 ? 0 : Math.random() * interval)
 

@@ -2,6 +2,9 @@
 // npm run bench -- --scenario cluster [--rounds N ...] [--rate 2000]
 // npm run bench -- --scenario fairness [--seconds 20]: other users' latency under abuse (bench/fairness.ts)
 // npm run bench -- --scenario webhooks [--seconds 20]: message latency with a receiver that hangs or fails (bench/webhooks.ts)
+// npm run bench -- --scenario http [--seconds 30]: POST /v1/messages against a bare Fastify route, load from wrk (bench/http.ts)
+// --idle S: every connection idles S seconds before the sends start (default 2); the servers'
+// resident memory per connection is read then (the KB/idle conn column).
 // --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
@@ -26,6 +29,10 @@ if (process.argv.includes('fairness')) {
   await import('./fairness.js')
   process.exit(0)
 }
+if (process.argv.includes('http')) {
+  await import('./http.js')
+  process.exit(0)
+}
 if (process.argv.includes('webhooks')) {
   await import('./webhooks.js')
   process.exit(0)
@@ -41,7 +48,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'relay' },
     rate: { type: 'string' },
     only: { type: 'string' },
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    idle: { type: 'string', default: '2' }
   }
 })
 const pairs = Number(values.pairs)
@@ -66,6 +74,13 @@ function spawnPinned (cpu: number, entry: string, env: Record<string, string>): 
 function cpuMicros (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) * 1e6 / clockTicks
+}
+
+/** Resident memory of processes, in KB. */
+function rssKb (pids: readonly number[]): number {
+  let total = 0
+  for (const pid of pids) total += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+  return total
 }
 
 /** Creates the users through a service client and returns one user token each. */
@@ -96,6 +111,8 @@ interface Result {
   /** duolog's event-loop delay over the measured window (monitorEventLoopDelay, ms): max and p99; NaN for the floors. */
   loopMax: number
   loopP99: number
+  /** The servers' resident memory per connection while every connection is idle (--idle), in KB. */
+  idleKb: number
 }
 
 const METRICS_TOKEN = 'bench-metrics-token-0123456789'
@@ -176,13 +193,16 @@ async function measure (target: Target): Promise<Result> {
     }
     const tokensFile = join(work, 'tokens.json')
     if (mode === 'duolog') writeFileSync(tokensFile, JSON.stringify(await makeTokens(urls[0] as string, pairs * 2)))
+    const pids = servers.map((server) => server.pid as number)
+    // Memory before the clients connect; the difference once they idle is theirs.
+    const rssBefore = rssKb(pids)
+    let idleKb = NaN
     const wsUrls = urls.map((url) => url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/'))
     const load = fork(here('./load.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000), INTERVAL_MS: String(interval) }
+      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000), INTERVAL_MS: String(interval), IDLE_MS: String(Number(values.idle) * 1000) }
     })
     if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
-    const pids = servers.map((server) => server.pid as number)
     // PostgreSQL starts a backend per new pool connection: the list is taken at both ends.
     const services = (): number[] => target.postgres === true ? servicePids() : []
     let atStart = new Map<number, number>()
@@ -194,6 +214,7 @@ async function measure (target: Target): Promise<Result> {
     const scrape = (): Promise<{ max: number, p99: number }> => mode === 'duolog' ? eventLoopDelay(urls[0] as string) : Promise.resolve({ max: NaN, p99: NaN })
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
+        if (msg.phase === 'idle') idleKb = (rssKb(pids) - rssBefore) / (pairs * 2)
         if (msg.phase === 'start') { atStart = cpuByPid(pids); servicesAtStart = cpuByPid(services()); wall = -performance.now(); void scrape() }
         if (msg.phase === 'end') { cpu = cpuSince(atStart, pids); servicesCpu = cpuSince(servicesAtStart, services()); wall += performance.now(); loop = scrape() }
         if (msg.phase === 'result') resolve(msg)
@@ -210,7 +231,8 @@ async function measure (target: Target): Promise<Result> {
       cpuShare: cpu / (wall * 1000),
       servicesCpuPerMessage: servicesCpu / result.delivered,
       loopMax: (await loop).max,
-      loopP99: (await loop).p99
+      loopP99: (await loop).p99,
+      idleKb
     }
   } finally {
     for (const server of servers) server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
@@ -274,8 +296,8 @@ for (let round = 1; round <= rounds; round++) {
   if (duolog !== undefined && baseline !== undefined) versusBaseline.push(duolog.cpuPerMessage / baseline.cpuPerMessage)
 }
 const ms = (v: number): string => Number.isNaN(v) ? '-' : v.toFixed(1)
-const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1), ms(r.loopMax), ms(r.loopP99)])
-const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms']
+const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1), ms(r.loopMax), ms(r.loopP99), ms(r.idleKb)])
+const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms', 'KB/idle conn']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
 const median = (list: number[]): string => ([...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] as number).toFixed(2)
