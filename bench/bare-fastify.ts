@@ -1,11 +1,19 @@
 // The floor for POST /v1/messages: a bare Fastify route with the same body and response
-// schemas and the same logger as duolog (pino at DUOLOG_LOG_LEVEL, a line per request),
+// schemas and the same logging as duolog (pino at DUOLOG_LOG_LEVEL, one line per request),
 // answering 201 with a made-up message. No auth, no storage, no delivery.
 import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { SendMessageSchema, SentMessageSchema } from '../src/schemas/messages.js'
 
-const app = Fastify({ logger: { level: process.env.DUOLOG_LOG_LEVEL ?? 'info' } }).withTypeProvider<TypeBoxTypeProvider>()
+// BARE_LOGGER=0: no logger at all (Fastify's default), for comparison.
+const logged = process.env.BARE_LOGGER !== '0'
+const app = Fastify({ logger: logged ? { level: process.env.DUOLOG_LOG_LEVEL ?? 'info' } : false, disableRequestLogging: true }).withTypeProvider<TypeBoxTypeProvider>()
+// duolog's access log: one line per request, when answered.
+if (logged) {
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  })
+}
 let id = 0
 app.post('/v1/messages', { schema: { body: SendMessageSchema, response: { 201: SentMessageSchema } } }, async (request, reply) => {
   id++

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { hasTaskset, listening, observe, post, summary, type Latency } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, listening, observe, post, summary, type Latency } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -37,7 +37,7 @@ const baseEnv = {
 const unlimited = { DUOLOG_SEND_RATE: '1000000', DUOLOG_SEND_BURST: '1000000', DUOLOG_READ_RATE: '1000000', DUOLOG_READ_BURST: '1000000', DUOLOG_MAX_CONNECTIONS_PER_USER: '1000' }
 
 function startServer (dataDir: string, env: Record<string, string>): ChildProcess {
-  const args = ['--import', 'tsx', here('../src/server.ts')]
+  const args = [...SERVER_NODE_FLAGS, '--import', 'tsx', here('../src/server.ts')]
   return spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, {
     env: { ...process.env, ...baseEnv, ...env, DUOLOG_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'inherit']

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { hasTaskset, post } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, post } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -62,7 +62,7 @@ async function freePort (): Promise<number> {
 async function start (entry: string, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
   const profile = typeof values.profile === 'string' ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
-  const args = [...profile, '--import', 'tsx', entry]
+  const args = [...SERVER_NODE_FLAGS, ...profile, '--import', 'tsx', entry]
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, {
     env: { ...process.env, PORT: String(port), DUOLOG_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -96,12 +96,14 @@ interface Result { name: string, perSecond: number, p50: string, p99: string, cp
 
 /** Runs wrk pinned to CPU 1 for `seconds`; the server's CPU is read at both ends. */
 function wrk (url: string, scriptFile: string, seconds: number, pid: number): Omit<Result, 'name'> {
-  const args = ['-t1', `-c${String(values.connections)}`, `-d${seconds}s`, '--latency', '-s', scriptFile, url + '/v1/messages']
+  // A 10 s timeout: with 1,000 requests in flight a few wait over wrk's default 2 s on any server.
+  const args = ['-t1', `-c${String(values.connections)}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', scriptFile, url + '/v1/messages']
   const before = cpuMicros(pid)
   const out = execFileSync(pin ? 'taskset' : 'wrk', pin ? ['-c', '1', 'wrk', ...args] : args).toString()
   const cpu = cpuMicros(pid) - before
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN)
   const failed = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: .*timeout (\d+)/.exec(out)?.[1] ?? 0)
+  if (failed > 0) process.stderr.write(`wrk against ${url}:\n${out}\n`)
   return {
     perSecond: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1] ?? NaN),
     p50: /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '-',
@@ -149,16 +151,20 @@ process.stdout.write(`POST /v1/messages, wrk with ${String(values.connections)} 
   `${pin ? 'server on CPU 0, wrk on CPU 1' : 'no CPU pinning'}\n\n`)
 const results: Result[] = []
 const ratios: number[] = []
+const quietRatios: number[] = []
 for (let round = 1; round <= Number(values.rounds); round++) {
   const suffix = Number(values.rounds) > 1 ? `, round ${round}` : ''
   const floor = await measure(`bare Fastify route, same schemas and logger${suffix}`, here('./bare-fastify.ts'), {}, async () => Array.from({ length: users }, (_, i) => `token-${i}`))
+  const quiet = await measure(`bare Fastify route, no logger${suffix}`, here('./bare-fastify.ts'), { BARE_LOGGER: '0' }, async () => Array.from({ length: users }, (_, i) => `token-${i}`))
   const duolog = await measure(`duolog (JWT, SQLite, stored before 201)${suffix}`, here('../src/server.ts'), duologEnv, userTokens)
-  results.push(floor, duolog)
+  results.push(floor, quiet, duolog)
   ratios.push(duolog.perSecond / floor.perSecond)
+  quietRatios.push(duolog.perSecond / quiet.perSecond)
 }
 const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50, r.p99, r.cpuPerRequest.toFixed(1), String(r.failed)])
 const header = ['server', 'requests/s', 'p50', 'p99', 'server CPU µs/request', 'failed']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
-process.stdout.write(`\nduolog / floor requests per second: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')} (target at least 0.5x)\n`)
+process.stdout.write(`\nduolog / floor (same logger) requests per second: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')} (target at least 0.5x)\n` +
+  `duolog / a route without a logger: ${quietRatios.map((r) => r.toFixed(2) + 'x').join(', ')}\n`)
 process.exit(0)

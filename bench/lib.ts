@@ -2,6 +2,13 @@
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import WebSocket from 'ws'
 
+/**
+ * Node.js flags for every server the benchmarks start, duolog and floors alike: the young
+ * generation duolog ships with (`npm start`, the image), given to the floors too so that
+ * both run with the same runtime settings.
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64']
+
 export function hasTaskset (): boolean {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
 }

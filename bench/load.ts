@@ -7,6 +7,8 @@ import WebSocket from 'ws'
 const mode = process.env.MODE as 'duolog' | 'bare'
 /** With an interval, each client sends at most one message per interval (a fixed offered rate, below saturation). */
 const interval = Number(process.env.INTERVAL_MS ?? '0')
+/** Without one: messages each client keeps in flight (the next goes when one is acknowledged). */
+const inFlight = interval === 0 ? Number(process.env.IN_FLIGHT ?? '1') : 1
 
 /** Client i connects to urls[i % n]: with two servers, each pair's clients are on different ones. */
 const urls = (process.env.WS_URLS as string).split(',')
@@ -82,7 +84,9 @@ if (idle > 0) {
   await new Promise((resolve) => setTimeout(resolve, 500))
 }
 // Paced clients start spread over one interval, not all at once.
-for (const peer of peers) setTimeout(peer.send, interval === 0 ? 0 : Math.random() * interval)
+for (const peer of peers) {
+  for (let i = 0; i < inFlight; i++) setTimeout(peer.send, interval === 0 ? 0 : Math.random() * interval)
+}
 
 process.send?.({ phase: 'connected' })
 await new Promise((resolve) => setTimeout(resolve, Number(process.env.WARMUP_MS)))

@@ -5,13 +5,14 @@
 // npm run bench -- --scenario http [--seconds 30]: POST /v1/messages against a bare Fastify route, load from wrk (bench/http.ts)
 // --idle S: every connection idles S seconds before the sends start (default 2); the servers'
 // resident memory per connection is read then (the KB/idle conn column).
+// --in-flight N: without --rate, the messages each client keeps in flight (default 1).
 // --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
 // with node_modules linked) in every round, to compare two versions in the same run.
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
 // the bare `ws` relay (echo), the ack-ing relay (forward + a small ack: the floor) and duolog
 // (every message stored before `sent`), delivered messages/s, p50/p99 latency, server CPU
-// microseconds per delivered message, and duolog's event-loop delay (max, p99) over the window.
+// microseconds per delivered message, and each server's event-loop delay (max, p99) over the window.
 // --scenario cluster: one duolog on SQLite, one on PostgreSQL, and two on PostgreSQL + Redis
 // with each pair's two clients on different instances (every message crosses Redis); the
 // CPU of PostgreSQL's and Redis's processes is counted too (BENCH_DATABASE_URL, BENCH_REDIS_URL).
@@ -23,7 +24,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { hasTaskset, listening, post } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, listening, post } from './lib.js'
 
 if (process.argv.includes('fairness')) {
   await import('./fairness.js')
@@ -49,7 +50,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' },
-    idle: { type: 'string', default: '2' }
+    idle: { type: 'string', default: '2' },
+    'in-flight': { type: 'string', default: '1' }
   }
 })
 const pairs = Number(values.pairs)
@@ -64,7 +66,7 @@ const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 function spawnPinned (cpu: number, entry: string, env: Record<string, string>): ChildProcess {
   // --profile DIR: a V8 CPU profile of each server, written when it closes.
   const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
-  const args = [...profile, '--import', 'tsx', entry]
+  const args = [...SERVER_NODE_FLAGS, ...profile, '--import', 'tsx', entry]
   const command = pin ? 'taskset' : process.execPath
   const argv = pin ? ['-c', String(cpu), process.execPath, ...args] : args
   return spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -108,7 +110,7 @@ interface Result {
   cpuShare: number
   /** PostgreSQL's and Redis's processes (cluster scenario) */
   servicesCpuPerMessage: number
-  /** duolog's event-loop delay over the measured window (monitorEventLoopDelay, ms): max and p99; NaN for the floors. */
+  /** The server's event-loop delay over the measured window (monitorEventLoopDelay, ms): max and p99 (of the first instance). */
   loopMax: number
   loopP99: number
   /** The servers' resident memory per connection while every connection is idle (--idle), in KB. */
@@ -117,7 +119,7 @@ interface Result {
 
 const METRICS_TOKEN = 'bench-metrics-token-0123456789'
 
-/** duolog's event-loop delay since the last scrape (each scrape resets prom-client's histogram), in ms. */
+/** A server's event-loop delay since the last scrape (each scrape resets the histogram: prom-client's in duolog, bench/bare-relay.ts's own), in ms. */
 async function eventLoopDelay (url: string): Promise<{ max: number, p99: number }> {
   try {
     const text = await (await fetch(url + '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()
@@ -200,7 +202,7 @@ async function measure (target: Target): Promise<Result> {
     const wsUrls = urls.map((url) => url.replace('http:', 'ws:') + (mode === 'duolog' ? '/v1/ws' : '/'))
     const load = fork(here('./load.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000), INTERVAL_MS: String(interval), IDLE_MS: String(Number(values.idle) * 1000) }
+      env: { ...process.env, MODE: mode, WS_URLS: wsUrls.join(','), PAIRS: String(pairs), TOKENS_FILE: tokensFile, WARMUP_MS: String(Number(values.warmup) * 1000), DURATION_MS: String(Number(values.seconds) * 1000), INTERVAL_MS: String(interval), IDLE_MS: String(Number(values.idle) * 1000), IN_FLIGHT: String(values['in-flight']) }
     })
     if (pin && load.pid !== undefined) execFileSync('taskset', ['-pc', '1', String(load.pid)], { stdio: 'ignore' })
     // PostgreSQL starts a backend per new pool connection: the list is taken at both ends.
@@ -211,7 +213,7 @@ async function measure (target: Target): Promise<Result> {
     let servicesCpu = 0
     let wall = 0
     let loop: Promise<{ max: number, p99: number }> = Promise.resolve({ max: NaN, p99: NaN })
-    const scrape = (): Promise<{ max: number, p99: number }> => mode === 'duolog' ? eventLoopDelay(urls[0] as string) : Promise.resolve({ max: NaN, p99: NaN })
+    const scrape = (): Promise<{ max: number, p99: number }> => eventLoopDelay(urls[0] as string)
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
         if (msg.phase === 'idle') idleKb = (rssKb(pids) - rssBefore) / (pairs * 2)
@@ -266,7 +268,7 @@ const targets: Target[] = values.scenario === 'cluster'
 // The baseline runs as the scenario's duolog it is compared with: SQLite, or PostgreSQL in the cluster scenario.
 if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv, postgres: values.scenario === 'cluster' })
 
-process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? 'one message in flight per client' : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
+process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? `${String(values['in-flight'])} in flight per client` : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
 // Rounds alternate the two servers, so that both see the same machine (it is shared and noisy).
 const rounds = Number(values.rounds)

@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { hasTaskset, observe, post, summary, type Latency } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, observe, post, summary, type Latency } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -68,7 +68,7 @@ async function freePort (): Promise<number> {
 function spawnServer (dataDir: string, env: Record<string, string>): ChildProcess {
   // --profile DIR: a V8 CPU profile of each server, written when it closes.
   const profile = typeof values.profile === 'string' ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
-  const args = [...profile, '--import', 'tsx', here('../src/server.ts')]
+  const args = [...SERVER_NODE_FLAGS, ...profile, '--import', 'tsx', here('../src/server.ts')]
   return spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, {
     env: {
       ...process.env,
