@@ -58,6 +58,9 @@ export interface TokensOptions {
   identityProvider?: { issued: (token: string) => boolean, verify: (token: string) => Promise<Principal>, forget: (userId: string) => void } | undefined
 }
 
+/** Valid tokens whose claims are kept (about 0.5 KB each). */
+const VERIFIED_TOKENS = 10_000
+
 /** The `iss` of duolog's own tokens (an identity provider must use another). */
 export const ISSUER = 'duolog'
 const AUDIENCE = 'duolog'
@@ -74,14 +77,23 @@ export function createTokens (options: TokensOptions): Tokens {
     allowedAud: AUDIENCE,
     clockTolerance: options.clockToleranceSeconds * 1000,
     // A token signed with the secret but without these is not one duolog issued.
-    requiredClaims: ['iss', 'aud', 'sub', 'exp'],
-    // The last 10,000 valid tokens, until they expire: a client that sends many requests
-    // with one token has its HMAC checked once. Keyed by the token itself (no hash per
-    // lookup: the token is in memory while its request is anyway); failures are not cached.
-    // Revocation is still checked on every request, below.
-    cache: 10_000,
-    cacheKeyBuilder: (token: string) => token
+    requiredClaims: ['iss', 'aud', 'sub', 'exp']
   })
+  const toleranceMs = options.clockToleranceSeconds * 1000
+  // The claims of the last VERIFIED_TOKENS valid tokens, until they expire: a client that
+  // sends many requests with one token has its HMAC checked once. Keyed by the token itself
+  // (it is in memory while its request is anyway); failures are not kept. Revocation is
+  // still checked on every request.
+  const verified = new Map<string, TokenClaims>()
+  const claimsOf = (token: string): TokenClaims => {
+    const known = verified.get(token)
+    if (known?.exp !== undefined && Date.now() <= known.exp * 1000 + toleranceMs) return known
+    verified.delete(token)
+    const claims = verifier(token) as TokenClaims
+    if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value as string)
+    verified.set(token, claims)
+    return claims
+  }
   const sign = (claims: TokenClaims): IssuedToken =>
     ({ accessToken: signer(claims), tokenType: 'Bearer', expiresIn: accessTokenTtlSeconds })
 
@@ -93,7 +105,7 @@ export function createTokens (options: TokensOptions): Tokens {
       if (identityProvider?.issued(token) === true) return await identityProvider.verify(token)
       let claims: TokenClaims
       try {
-        claims = verifier(token) as TokenClaims
+        claims = claimsOf(token)
       } catch (err) {
         const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
         throw new Errors.Unauthorized(expired ? 'the token has expired' : 'the token is not valid')

@@ -132,3 +132,21 @@ t.test('a socket closes when its token expires, unless a fresh token arrives in-
   t.same(await kept.closed, { code: 4401, reason: 'token_expired' }, 'and closes when the fresh token expires')
   t.ok(Date.now() - firstExpiry >= 500, 'about a second after the first')
 })
+
+t.test('a token that worked a moment ago (its check remembered) is refused once it expires or its session ends', async (t) => {
+  const server = await startServer(t, { DUOLOG_ACCESS_TOKEN_TTL: '2', DUOLOG_CLOCK_TOLERANCE: '0' })
+  await signup(server, 'alice', 'bob')
+  const expiring = await login(server, 'alice')
+  const loggedOut = await login(server, 'alice')
+  for (const { accessToken } of [expiring, loggedOut]) {
+    t.equal((await api(server, 'GET', '/v1/sync', { token: accessToken })).status, 200, 'accepted, and remembered')
+  }
+  t.match(await api(server, 'POST', '/v1/auth/logout', { token: loggedOut.accessToken }), { status: 204 })
+  t.match(await api(server, 'GET', '/v1/sync', { token: loggedOut.accessToken }), { status: 401 }, 'the logged-out session\'s token at once')
+  // Tampered after it was remembered: the signature no longer matches.
+  const [head, body, signature] = expiring.accessToken.split('.') as [string, string, string]
+  const tampered = `${head}.${body}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`
+  t.match(await api(server, 'GET', '/v1/sync', { token: tampered }), { status: 401 }, 'a token differing in its signature')
+  await sleep(2100)
+  t.match(await api(server, 'GET', '/v1/sync', { token: expiring.accessToken }), { status: 401, body: { error: { message: /expired/ } } }, 'the expired one')
+})
