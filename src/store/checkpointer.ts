@@ -5,27 +5,46 @@ import type { Log } from '../log.js'
 /**
  * The worker's code, CommonJS run with `eval`: the same text under tsx, in tests and in
  * dist (a worker file would need a loader for TypeScript). It opens its own connection to
- * the file and, every interval, copies what the WAL holds into the database (PASSIVE: it
- * never waits for or blocks the writer, it stops at the oldest reader's snapshot) and
- * fsyncs the database. The writer's next transaction after a complete checkpoint starts the
- * WAL over, so it stays small.
+ * the file and, once `pages` frames wait in the WAL (or any have waited `maxAgeMs`), copies
+ * them into the database (PASSIVE: it never waits for or blocks the writer, it stops at the
+ * oldest reader's snapshot) and fsyncs it. The writer's next transaction after a complete
+ * checkpoint starts the WAL over, so it stays small. Fewer, larger checkpoints copy a page
+ * written many times once.
  */
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
+const { openSync, readSync } = require('node:fs')
 const Database = require(workerData.driver)
 const db = new Database(workerData.file)
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+// The wal-index header (the -shm file, https://www.sqlite.org/walformat.html): mxFrame, the
+// WAL's last valid frame, at byte 16; nBackfill, the frames already copied, at byte 96.
+// Read to decide whether a checkpoint is worth making now; SQLite itself never relies on it.
+const shm = openSync(workerData.file + '-shm', 'r')
+const header = new Uint32Array(26)
+const headerBytes = new Uint8Array(header.buffer)
+let lastCheckpoint = Date.now()
 // What the last checkpoint saw: the WAL's frames, and how many of them are in the database.
 let last = { log: 0, checkpointed: 0 }
+let failing = false
 const timer = setInterval(() => {
   try {
+    readSync(shm, headerBytes, 0, headerBytes.length, 0)
+    const [frames, copied] = [header[4], header[24]]
+    const waiting = frames >= copied ? frames - copied : frames
+    if (waiting === 0) return
+    if (waiting < workerData.pages && Date.now() - lastCheckpoint < workerData.maxAgeMs) return
+    lastCheckpoint = Date.now()
     const result = checkpoint.get()
     // A WAL shorter than last time was started over: everything checkpointed in it is new.
     const pages = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed
     last = result
     if (pages > 0) parentPort.postMessage({ pages })
+    failing = false
   } catch (err) {
-    parentPort.postMessage({ failed: String(err && err.message) })
+    // Reported once per streak; the next look tries again.
+    if (!failing) parentPort.postMessage({ failed: String(err && err.message) })
+    failing = true
   }
 }, workerData.intervalMs)
 parentPort.on('message', (message) => {
@@ -38,8 +57,12 @@ parentPort.on('message', (message) => {
 
 export interface CheckpointerOptions {
   file: string
-  /** How often the worker checkpoints. */
+  /** How often the worker looks at the WAL, ms. */
   intervalMs: number
+  /** Frames waiting in the WAL that make a checkpoint. */
+  pages: number
+  /** The longest a frame waits for one, ms. */
+  maxAgeMs: number
   log: Log
   /** Called if the worker dies: the caller takes checkpoints back (the WAL must not grow forever). */
   onExit: () => void
@@ -64,7 +87,7 @@ export class Checkpointer {
 
   static start (options: CheckpointerOptions): Checkpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs } })
+    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, maxAgeMs: options.maxAgeMs } })
     const checkpointer = new Checkpointer(worker)
     worker.on('message', (message: { pages?: number, failed?: string }) => {
       if (message.pages !== undefined) checkpointer.pages += message.pages

@@ -28,10 +28,11 @@ export interface SqliteStoreOptions {
   /** The webhook events to write (none when undefined). */
   outbox?: OutboxSettings | undefined
   /**
-   * How often a worker thread checkpoints the WAL, ms (default 1000); 0: SQLite's automatic
-   * checkpoints on the writer's connection, which hold the event loop while they run.
+   * WAL frames (pages) that make a worker thread checkpoint (default 10,000, or any after
+   * 5 s); 0: no worker, SQLite's automatic checkpoints on the writer's connection, which
+   * hold the event loop while they run.
    */
-  checkpointIntervalMs?: number
+  checkpointPages?: number
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
@@ -181,12 +182,14 @@ export class SqliteStore implements Store, OutboxStore {
     // After a checkpoint has copied all of it, the WAL starts over and its file is cut to 64 MiB.
     this.db.exec('PRAGMA journal_size_limit = 67108864')
     migrate(this.db)
-    const checkpointIntervalMs = options.checkpointIntervalMs ?? 1000
-    if (this.file !== ':memory:' && checkpointIntervalMs > 0) {
+    const checkpointPages = options.checkpointPages ?? AUTOCHECKPOINT_PAGES
+    if (this.file !== ':memory:' && checkpointPages > 0) {
       this.db.exec('PRAGMA wal_autocheckpoint = 0')
       this.checkpointer = Checkpointer.start({
         file: this.file,
-        intervalMs: checkpointIntervalMs,
+        intervalMs: 100,
+        pages: checkpointPages,
+        maxAgeMs: 5000,
         log: this.log,
         onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) }
       })
@@ -974,7 +977,7 @@ export function retainForProcessLifetime<T> (object: T): T {
   return object
 }
 
-/** Checkpoints on the writer's connection, when no worker makes them: fewer, larger ones. */
+/** Frames in the WAL that make a checkpoint (the worker's, or the writer's own without one): fewer, larger ones. */
 const AUTOCHECKPOINT_PAGES = 10_000
 
 /** Beside the database; whoever holds it (a SQLite exclusive lock, released when the process dies) owns the directory. */

@@ -1,5 +1,5 @@
 // Run by test/store/checkpoint-crash.test.ts: stores batches of messages as fast as they
-// commit while the checkpoint worker copies the WAL into the database every few ms, and
+// commit while the checkpoint worker copies the WAL into the database every 50 pages, and
 // prints each acknowledged message's clientMsgId (written before the next batch starts) and
 // the pages checkpointed so far, until the test kills the process with SIGKILL.
 import { writeSync } from 'node:fs'
@@ -7,7 +7,7 @@ import { SqliteStore } from '../../src/store/sqlite.js'
 import { contentOf } from './checkpoint-crash-content.js'
 
 const [dataDir, runArg] = process.argv.slice(2) as [string, string]
-const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointIntervalMs: 5, indexBatch: 300, indexSliceRows: 50, indexDelayMs: 20 })
+const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 50, indexBatch: 300, indexSliceRows: 50, indexDelayMs: 20 })
 const users = ['a', 'b', 'c', 'd', 'e', 'f']
 for (const id of users) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
 writeSync(1, 'ready\n')

@@ -26,7 +26,7 @@ t.test(`killed ${KILLS} times while checkpoints copy the WAL: nothing acknowledg
       for (const line of lines) {
         if (line === 'ready' && !ready) {
           ready = true
-          // Somewhere in the stream of batches and checkpoints (a checkpoint every 5 ms).
+          // Somewhere in the stream of batches and checkpoints (one per 50 pages, looked for every 100 ms).
           setTimeout(() => child.kill('SIGKILL'), 150 + Math.random() * 400)
         }
         if (line.startsWith('acked ') && line.length > 6) acked.push(...line.slice(6).split(','))

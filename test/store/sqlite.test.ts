@@ -80,7 +80,7 @@ t.test('the read queries use the index tables, not scans', async (t) => {
 
 t.test('checkpoints run in a worker: the writer never checkpoints, and the database file gets the pages while the store is open', async (t) => {
   const dataDir = tempDir()
-  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointIntervalMs: 10 })
+  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 100 })
   t.teardown(() => store.close())
   const writer = (store as unknown as { db: Database.Database }).db
   t.equal(writer.prepare('PRAGMA wal_autocheckpoint').pluck().get(), 0, 'the writer\'s automatic checkpoints are off')
@@ -97,7 +97,7 @@ t.test('checkpoints run in a worker: the writer never checkpoints, and the datab
 
 t.test('if the checkpoint worker stops, the writer\'s automatic checkpoints take over', async (t) => {
   const dataDir = tempDir()
-  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointIntervalMs: 10 })
+  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 100 })
   t.teardown(() => store.close())
   const writer = (store as unknown as { db: Database.Database }).db
   await (store.checkpointer as unknown as { worker: Worker }).worker.terminate()
