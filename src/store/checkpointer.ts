@@ -7,9 +7,13 @@ import type { Log } from '../log.js'
  * dist (a worker file would need a loader for TypeScript). It opens its own connection to
  * the file and, once `pages` frames wait in the WAL (or any have waited `maxAgeMs`), copies
  * them into the database (PASSIVE: it never waits for or blocks the writer, it stops at the
- * oldest reader's snapshot) and fsyncs it. The writer's next transaction after a complete
- * checkpoint starts the WAL over, so it stays small. Fewer, larger checkpoints copy a page
- * written many times once.
+ * oldest reader's snapshot) and fsyncs it. Fewer, larger checkpoints copy a page written
+ * many times once.
+ *
+ * The WAL starts over only when a write transaction begins with every frame copied, which a
+ * writer that never stops would never allow: the WAL would grow forever. So after the bulk
+ * it asks the main thread to hold its writes (`hold`), copies the few frames written
+ * meanwhile, and lets them go (`released`); the next write starts the WAL over.
  */
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -27,33 +31,62 @@ let lastCheckpoint = Date.now()
 // What the last checkpoint saw: the WAL's frames, and how many of them are in the database.
 let last = { log: 0, checkpointed: 0 }
 let failing = false
-const timer = setInterval(() => {
+let holding = false
+/** Frames in the WAL not yet copied into the database. */
+const waitingFrames = () => {
+  readSync(shm, headerBytes, 0, headerBytes.length, 0)
+  const [frames, copied] = [header[4], header[24]]
+  return frames >= copied ? frames - copied : frames
+}
+const copy = () => {
+  const result = checkpoint.get()
+  // A WAL shorter than last time was started over: everything checkpointed in it is new.
+  const pages = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed
+  last = result
+  // Not result.log: the writer may have added frames while this one copied.
+  return { pages, complete: waitingFrames() === 0 }
+}
+const attempt = (step) => {
   try {
-    readSync(shm, headerBytes, 0, headerBytes.length, 0)
-    const [frames, copied] = [header[4], header[24]]
-    const waiting = frames >= copied ? frames - copied : frames
-    if (waiting === 0) return
-    if (waiting < workerData.pages && Date.now() - lastCheckpoint < workerData.maxAgeMs) return
-    lastCheckpoint = Date.now()
-    const result = checkpoint.get()
-    // A WAL shorter than last time was started over: everything checkpointed in it is new.
-    const pages = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed
-    last = result
-    if (pages > 0) parentPort.postMessage({ pages })
+    step()
     failing = false
   } catch (err) {
     // Reported once per streak; the next look tries again.
     if (!failing) parentPort.postMessage({ failed: String(err && err.message) })
     failing = true
+    if (holding) { holding = false; parentPort.postMessage({ released: true, pages: 0 }) }
   }
-}, workerData.intervalMs)
+}
+const timer = setInterval(() => attempt(() => {
+  if (holding) return
+  const waiting = waitingFrames()
+  if (waiting === 0) return
+  if (waiting < workerData.pages && Date.now() - lastCheckpoint < workerData.maxAgeMs) return
+  lastCheckpoint = Date.now()
+  const { pages, complete } = copy()
+  if (complete) { parentPort.postMessage({ pages }); return }
+  holding = true
+  parentPort.postMessage({ pages, hold: true })
+}), workerData.intervalMs)
 parentPort.on('message', (message) => {
+  if (message === 'held') {
+    attempt(() => {
+      if (!holding) return
+      const { pages } = copy()
+      holding = false
+      parentPort.postMessage({ pages, released: true })
+    })
+    return
+  }
   if (message !== 'close') return
   clearInterval(timer)
   db.close()
   parentPort.close()
 })
 `
+
+/** The longest the writes are held for the end of a checkpoint, ms. */
+const HOLD_AT_MOST_MS = 500
 
 export interface CheckpointerOptions {
   file: string
@@ -66,6 +99,11 @@ export interface CheckpointerOptions {
   log: Log
   /** Called if the worker dies: the caller takes checkpoints back (the WAL must not grow forever). */
   onExit: () => void
+  /**
+   * Holds the writes that never stop under load (they wait, the event loop does not) until
+   * the returned function is called: for the few ms the worker copies the WAL's last frames.
+   */
+  holdWrites: () => () => void
 }
 
 /**
@@ -89,12 +127,27 @@ export class Checkpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
     const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, maxAgeMs: options.maxAgeMs } })
     const checkpointer = new Checkpointer(worker)
-    worker.on('message', (message: { pages?: number, failed?: string }) => {
+    let release: (() => void) | undefined
+    let giveUp: NodeJS.Timeout | undefined
+    const letGo = (): void => {
+      clearTimeout(giveUp)
+      release?.()
+      release = undefined
+    }
+    worker.on('message', (message: { pages?: number, failed?: string, hold?: boolean, released?: boolean }) => {
       if (message.pages !== undefined) checkpointer.pages += message.pages
       if (message.failed !== undefined) options.log.warn({ err: message.failed }, 'sqlite: a checkpoint failed; the next one tries again')
+      if (message.released === true) letGo()
+      if (message.hold === true && release === undefined) {
+        release = options.holdWrites()
+        // Never held for long, whatever the worker does.
+        giveUp = setTimeout(letGo, HOLD_AT_MOST_MS)
+        worker.postMessage('held')
+      }
     })
     worker.on('error', (err) => { options.log.error({ err }, 'sqlite: the checkpoint worker failed') })
     worker.once('exit', () => {
+      letGo()
       if (checkpointer.closing) return
       options.log.error({}, 'sqlite: the checkpoint worker stopped; checkpoints run on the main thread from now on')
       options.onExit()

@@ -145,6 +145,8 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly lock: Database.Database | undefined
   /** Checkpoints the WAL off the event loop (undefined in memory or when turned off). */
   readonly checkpointer: Checkpointer | undefined
+  /** While set, appends and index slices wait for it (the checkpoint worker copies the WAL's last frames). */
+  private writesHeld: Promise<void> | undefined
   private readonly outbox: OutboxSettings | undefined
   // Remembered for the webhook outbox (this process is the only writer): each user's newest
   // ordered event, and the next event id. Forgotten when a transaction that wrote them fails.
@@ -191,7 +193,8 @@ export class SqliteStore implements Store, OutboxStore {
         pages: checkpointPages,
         maxAgeMs: 5000,
         log: this.log,
-        onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) }
+        onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) },
+        holdWrites: () => this.holdWrites()
       })
     } else {
       this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
@@ -510,6 +513,10 @@ export class SqliteStore implements Store, OutboxStore {
     clearTimeout(this.indexTimer)
     this.indexTimer = undefined
     if (!this.db.open || this.run !== undefined) return
+    if (this.writesHeld !== undefined) {
+      void this.writesHeld.then(() => { this.scheduleIndex() })
+      return
+    }
     this.run = this.planIndexRun()
     if (this.run !== undefined) this.continueIndexRun(this.run)
   }
@@ -517,6 +524,10 @@ export class SqliteStore implements Store, OutboxStore {
   /** One slice now, the next after a turn of the event loop: no slice holds it for long. */
   private continueIndexRun (run: IndexRun): void {
     if (this.run !== run || !this.db.open) return
+    if (this.writesHeld !== undefined) {
+      void this.writesHeld.then(() => { this.continueIndexRun(run) })
+      return
+    }
     try {
       if (this.indexSlice(run, this.indexSliceRows)) {
         this.run = undefined
@@ -546,6 +557,17 @@ export class SqliteStore implements Store, OutboxStore {
       this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
       this.loadTail()
       this.scheduleIndex()
+    }
+  }
+
+  /** Holds appends and index slices until the returned function is called (see Checkpointer). */
+  private holdWrites (): () => void {
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => { release = resolve })
+    this.writesHeld = held
+    return () => {
+      if (this.writesHeld === held) this.writesHeld = undefined
+      release()
     }
   }
 
@@ -630,6 +652,7 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    while (this.writesHeld !== undefined) await this.writesHeld
     let outcomes: AppendOutcome[]
     try {
       outcomes = this.appendTx(batch)

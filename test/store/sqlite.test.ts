@@ -106,3 +106,23 @@ t.test('if the checkpoint worker stops, the writer\'s automatic checkpoints take
   await store.createUser({ id: 'alice', displayName: 'alice', passwordHash: null, createdAt: 1 })
   t.match(await store.getUser('alice'), { id: 'alice' }, 'the store keeps working')
 })
+
+t.test('under writes that never stop, the WAL starts over after checkpoints instead of growing', async (t) => {
+  const dataDir = tempDir()
+  // A checkpoint every 500 pages (2 MB); writes go on while it copies.
+  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 500 })
+  t.teardown(() => store.close())
+  const users = Array.from({ length: 100 }, (_, i) => `u${i}`)
+  for (const id of users) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
+  let largest = 0
+  let written = 0
+  const started = Date.now()
+  while (Date.now() - started < 3000) {
+    await store.appendMessages(Array.from({ length: 50 }, (_, i) => ({ from: users[(written + i) % 100] as string, to: users[(written + i + 1) % 100] as string, content: 'x'.repeat(200), clientMsgId: null, createdAt: 1 })))
+    written += 50
+    largest = Math.max(largest, statSync(join(dataDir, 'duolog.db-wal')).size)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  t.ok((store.checkpointer?.pages ?? 0) > 2000, `checkpoints kept up (${store.checkpointer?.pages ?? 0} pages copied for ${written} messages)`)
+  t.ok(largest < 20_000_000, `the WAL file stayed under 20 MB (at most ${(largest / 1e6).toFixed(1)} MB)`)
+})
