@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { redactCredentials } from './auth/tokens.js'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
@@ -52,9 +52,6 @@ export interface AppOptions {
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.addHook('onRequest', async (request, reply) => { void reply.header('x-request-id', request.id) })
-  // One access-log line per request, when it is answered (Fastify's own two lines, one at
-  // arrival and one at the answer, cost a fifth of a send's CPU). A WebSocket upgrade is
-  // logged by the socket handler instead (authenticated, closed).
   // The answers to one connection's pipelined sends come out of one commit together: written
   // while the socket is corked, they leave in one system call instead of one each.
   fastify.addHook('onSend', async (request) => {
@@ -62,9 +59,6 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     if (socket === null || socket.writableCorked > 0) return
     socket.cork()
     process.nextTick(uncork, socket)
-  })
-  fastify.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
   })
   fastify.decorate('lifecycle', { draining: false, closing: false })
   fastify.addHook('preClose', async () => { fastify.lifecycle.closing = true })
@@ -146,6 +140,23 @@ function requestForLog (request: FastifyRequest): { method: string, url: string,
 
 function uncork (socket: Socket): void { socket.uncork() }
 
+/**
+ * One access-log line per request, when it is answered, with the request in it: Fastify's
+ * own two lines (one at arrival, one at the answer) cost a fifth of a send's CPU. A
+ * WebSocket upgrade is logged by the socket handler instead (opened, authenticated, closed).
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error !== null && error !== undefined) {
+      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    } else {
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
+    }
+  }
+}
+
 /** A Fastify instance with the app registered, not listening. `logger`: pino options, or false. */
 export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): Promise<FastifyInstance> {
   const fastify = Fastify({
@@ -155,8 +166,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     bodyLimit: config.limits.maxFrameBytes,
-    // The app logs one line per request itself (see its onResponse hook).
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     // A number of proxies means: believe that many hops from the socket (proxy-addr's rule).
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Graceful close: stop accepting, let in-flight requests finish; requests that still
