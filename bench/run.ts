@@ -5,6 +5,9 @@
 // npm run bench -- --scenario http [--seconds 30]: POST /v1/messages against a bare Fastify route, load from wrk (bench/http.ts)
 // --idle S: every connection idles S seconds before the sends start (default 2); the servers'
 // resident memory per connection is read then (the KB/idle conn column).
+// --prefill N: every duolog on SQLite starts on a copy of one database holding N messages
+// between 10,000 users (or as many as connect), made first by bench/prefill.ts: index trees
+// of a service that has run a while, not an empty file.
 // --in-flight N: without --rate, the messages each client keeps in flight (default 1).
 // --rate N: a fixed offered load of N messages/s over all clients (latency below saturation).
 // --baseline DIR: also runs the duolog in DIR (e.g. a `git worktree` of an older commit,
@@ -19,7 +22,7 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -51,7 +54,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     idle: { type: 'string', default: '2' },
-    'in-flight': { type: 'string', default: '1' }
+    'in-flight': { type: 'string', default: '1' },
+    prefill: { type: 'string' }
   }
 })
 const pairs = Number(values.pairs)
@@ -92,7 +96,8 @@ async function makeTokens (url: string, count: number): Promise<string[]> {
   for (let i = 0; i < count; i += 50) {
     await Promise.all(Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
       const id = `u${i + k}`
-      await post(url, '/v1/users', { id }, service)
+      // A prefilled database has the users already.
+      if (values.prefill === undefined) await post(url, '/v1/users', { id }, service)
       tokens[i + k] = (await post(url, `/v1/users/${id}/tokens`, undefined, service)).accessToken
     }))
   }
@@ -183,6 +188,7 @@ async function measure (target: Target): Promise<Result> {
   const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
   const schema = `duolog_bench_${randomBytes(4).toString('hex')}`
   const env = { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', ...target.env }
+  if (prefilled !== undefined && target.mode === 'duolog' && target.postgres !== true) cpSync(prefilled, work, { recursive: true })
   if (target.postgres === true) Object.assign(env, { DUOLOG_DATABASE_URL: databaseUrl, DUOLOG_DATABASE_SCHEMA: schema, DUOLOG_REDIS_PREFIX: `${schema}:` })
   const servers: ChildProcess[] = []
   try {
@@ -268,7 +274,15 @@ const targets: Target[] = values.scenario === 'cluster'
 // The baseline runs as the scenario's duolog it is compared with: SQLite, or PostgreSQL in the cluster scenario.
 if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv, postgres: values.scenario === 'cluster' })
 
-process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? `${String(values['in-flight'])} in flight per client` : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up; ` +
+/** The prefilled data directory every SQLite duolog starts from a copy of (--prefill). */
+let prefilled: string | undefined
+if (values.prefill !== undefined) {
+  prefilled = mkdtempSync(join(tmpdir(), 'duolog-prefill-'))
+  execFileSync(process.execPath, ['--import', 'tsx', here('./prefill.ts'), prefilled, values.prefill, String(Math.max(10_000, pairs * 2))], { stdio: 'inherit' })
+  process.on('exit', () => { rmSync(prefilled as string, { recursive: true, force: true }) })
+}
+
+process.stdout.write(`${pairs} pairs (${pairs * 2} connections), ${values.rate === undefined ? `${String(values['in-flight'])} in flight per client` : `${values.rate} messages/s offered`}, ${values.seconds}s measured after ${values.warmup}s warm-up${values.prefill === undefined ? '' : `, on a database prefilled with ${values.prefill} messages`}; ` +
   `${pin ? 'server on CPU 0, load on CPU 1' : 'no CPU pinning (taskset or a second CPU missing)'}\n\n`)
 // Rounds alternate the two servers, so that both see the same machine (it is shared and noisy).
 const rounds = Number(values.rounds)
