@@ -1,4 +1,4 @@
-// npm run bench -- --scenario http [--seconds 30 --warmup 5 --connections 100 --pipeline 10 --users 200 --rounds 1]
+// npm run bench -- --scenario http [--seconds 30 --warmup 5 --connections 100 --pipeline 10 --users 200 --rounds 1 --baseline DIR]
 // POST /v1/messages against its floor: a bare Fastify route with the same body and response
 // schemas and the same logger (bench/bare-fastify.ts). The load is wrk (Debian's `wrk`), a
 // separate C process pinned to CPU 1 with the server on CPU 0, so that the load generator is
@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, post } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, post, shippedNodeFlags } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -23,7 +23,8 @@ const { values } = parseArgs({
     pipeline: { type: 'string', default: '10' },
     users: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '1' },
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    baseline: { type: 'string' }
   }
 })
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
@@ -59,10 +60,10 @@ async function freePort (): Promise<number> {
  * Starts a server pinned to CPU 0; its log goes to /dev/null (pino still formats every line,
  * as in production; a pipe read by this process would compete with wrk for CPU 1).
  */
-async function start (entry: string, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
+async function start (entry: string, env: Record<string, string>, flags: readonly string[]): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
   const profile = typeof values.profile === 'string' ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
-  const args = [...SERVER_NODE_FLAGS, ...profile, '--import', 'tsx', entry]
+  const args = [...flags, ...profile, '--import', 'tsx', entry]
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, {
     env: { ...process.env, PORT: String(port), DUOLOG_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -113,9 +114,9 @@ function wrk (url: string, scriptFile: string, seconds: number, pid: number): Om
   }
 }
 
-async function measure (name: string, entry: string, env: Record<string, string>, tokens: (url: string) => Promise<string[]>): Promise<Result> {
+async function measure (name: string, entry: string, env: Record<string, string>, tokens: (url: string) => Promise<string[]>, flags = SERVER_NODE_FLAGS): Promise<Result> {
   const work = mkdtempSync(join(tmpdir(), 'duolog-bench-http-'))
-  const { child, url } = await start(entry, { DUOLOG_DATA_DIR: work, ...env })
+  const { child, url } = await start(entry, { DUOLOG_DATA_DIR: work, ...env }, flags)
   try {
     const scriptFile = join(work, 'send.lua')
     writeFileSync(scriptFile, script(await tokens(url)))
@@ -152,12 +153,19 @@ process.stdout.write(`POST /v1/messages, wrk with ${String(values.connections)} 
 const results: Result[] = []
 const ratios: number[] = []
 const quietRatios: number[] = []
+const versusBaseline: number[] = []
 for (let round = 1; round <= Number(values.rounds); round++) {
   const suffix = Number(values.rounds) > 1 ? `, round ${round}` : ''
   const floor = await measure(`bare Fastify route, same schemas and logger${suffix}`, here('./bare-fastify.ts'), {}, async () => Array.from({ length: users }, (_, i) => `token-${i}`))
   const quiet = await measure(`bare Fastify route, no logger${suffix}`, here('./bare-fastify.ts'), { BARE_LOGGER: '0' }, async () => Array.from({ length: users }, (_, i) => `token-${i}`))
   const duolog = await measure(`duolog (JWT, SQLite, stored before 201)${suffix}`, here('../src/server.ts'), duologEnv, userTokens)
   results.push(floor, quiet, duolog)
+  if (typeof values.baseline === 'string') {
+    // As that version ships: with its own `npm start`'s Node.js flags.
+    const baseline = await measure(`duolog baseline (${values.baseline})${suffix}`, join(values.baseline, 'src/server.ts'), duologEnv, userTokens, shippedNodeFlags(values.baseline))
+    results.push(baseline)
+    versusBaseline.push(duolog.perSecond / baseline.perSecond)
+  }
   ratios.push(duolog.perSecond / floor.perSecond)
   quietRatios.push(duolog.perSecond / quiet.perSecond)
 }
@@ -166,5 +174,6 @@ const header = ['server', 'requests/s', 'p50', 'p99', 'server CPU µs/request', 
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
 process.stdout.write(`\nduolog / floor (same logger) requests per second: ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')} (target at least 0.5x)\n` +
-  `duolog / a route without a logger: ${quietRatios.map((r) => r.toFixed(2) + 'x').join(', ')}\n`)
+  `duolog / a route without a logger: ${quietRatios.map((r) => r.toFixed(2) + 'x').join(', ')}\n` +
+  (versusBaseline.length > 0 ? `duolog / baseline requests per second: ${versusBaseline.map((r) => r.toFixed(2) + 'x').join(', ')}\n` : ''))
 process.exit(0)

@@ -1,13 +1,22 @@
 // Helpers the benchmarks share: a server's address from its log, a JSON POST, CPU pinning.
 import { execFileSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 
+/** The Node.js flags a duolog checkout starts its server with: those of its `npm start`. */
+export function shippedNodeFlags (checkout: string): string[] {
+  const start = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? ''
+  return /\bnode ((?:--\S+ )*)dist\/server\.js/.exec(start)?.[1]?.trim().split(/\s+/).filter((flag) => flag !== '') ?? []
+}
+
 /**
- * Node.js flags for every server the benchmarks start, duolog and floors alike: the young
- * generation duolog ships with (`npm start`, the image), given to the floors too so that
- * both run with the same runtime settings.
+ * Node.js flags for every server the benchmarks start, duolog and floors alike: the ones
+ * duolog ships with (`npm start`, the image), given to the floors too so that both run with
+ * the same runtime settings. A --baseline checkout runs with its own.
  */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64']
+export const SERVER_NODE_FLAGS = shippedNodeFlags(fileURLToPath(new URL('..', import.meta.url)))
 
 export function hasTaskset (): boolean {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }

@@ -27,7 +27,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, listening, post } from './lib.js'
+import { SERVER_NODE_FLAGS, hasTaskset, listening, post, shippedNodeFlags } from './lib.js'
 
 if (process.argv.includes('fairness')) {
   await import('./fairness.js')
@@ -67,10 +67,10 @@ const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()
 const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 
 /** Spawns `node --import tsx <entry>` pinned to a CPU when possible. */
-function spawnPinned (cpu: number, entry: string, env: Record<string, string>): ChildProcess {
+function spawnPinned (cpu: number, entry: string, env: Record<string, string>, flags: readonly string[] = SERVER_NODE_FLAGS): ChildProcess {
   // --profile DIR: a V8 CPU profile of each server, written when it closes.
   const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
-  const args = [...SERVER_NODE_FLAGS, ...profile, '--import', 'tsx', entry]
+  const args = [...flags, ...profile, '--import', 'tsx', entry]
   const command = pin ? 'taskset' : process.execPath
   const argv = pin ? ['-c', String(cpu), process.execPath, ...args] : args
   return spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -144,6 +144,8 @@ interface Target {
   instances?: number
   /** A fresh PostgreSQL schema (and Redis prefix) for the run. */
   postgres?: boolean
+  /** Node.js flags (default: those duolog ships with). */
+  flags?: readonly string[]
 }
 
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -195,7 +197,7 @@ async function measure (target: Target): Promise<Result> {
     const urls: string[] = []
     // One after the other: the first applies the migrations.
     for (let i = 0; i < (target.instances ?? 1); i++) {
-      const server = spawnPinned(0, entry, env)
+      const server = spawnPinned(0, entry, env, target.flags)
       servers.push(server)
       urls.push(await listening(server))
     }
@@ -272,7 +274,8 @@ const targets: Target[] = values.scenario === 'cluster'
       { name: 'duolog (JWT, SQLite, stored before sent)', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv }
     ]
 // The baseline runs as the scenario's duolog it is compared with: SQLite, or PostgreSQL in the cluster scenario.
-if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv, postgres: values.scenario === 'cluster' })
+// Each version with the Node.js flags its own `npm start` gives it.
+if (values.baseline !== undefined) targets.push({ name: `duolog baseline (${values.baseline})`, mode: 'duolog', entry: join(values.baseline, 'src/server.ts'), env: duologEnv, postgres: values.scenario === 'cluster', flags: shippedNodeFlags(values.baseline) })
 
 /** The prefilled data directory every SQLite duolog starts from a copy of (--prefill). */
 let prefilled: string | undefined
