@@ -193,29 +193,46 @@ export class PostgresStore implements Store, OutboxStore {
   }
 
   /**
-   * One transaction and a fixed number of statements per batch, whatever its size: lock the
-   * users, look up retried clientMsgIds, then decide every outcome here, take the ids and
-   * write every row in one statement (at most six round trips with BEGIN and COMMIT). Ids
-   * are taken after the locks, so a user's ids grow with their seqs.
+   * One transaction and a fixed number of statements per batch, whatever its size: look up
+   * retried clientMsgIds and blocks, lock the users, then decide every outcome here, take
+   * the ids and write every row in one statement (at most seven round trips with BEGIN and
+   * COMMIT). Ids are taken after the locks, so a user's ids grow with their seqs.
+   *
+   * The users' rows stay locked until the commit, and another instance's batch with the same
+   * users waits for it: only what needs the lock happens after it (three round trips and the
+   * commit), so two instances sharing users cost little more than one.
    */
   async appendMessages (batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
-    return await this.tx(async (c) => {
-      const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
-      const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE', [involved])
-      const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
-      const retried = await this.retried(c, batch)
-      const blocked = await this.blockedPairs(c, batch)
-      const plan = planAppend(batch, {
-        earlier: (key) => retried.get(key),
-        userExists: (userId) => lastSeq.has(userId),
-        blocks: (recipient, sender) => blocked.has(`${recipient}\n${sender}`),
-        lastSeq: (userId) => lastSeq.get(userId) ?? 0
-      })
-      if (plan.fresh.length > 0) await this.insert(c, plan.fresh, plan.lastSeqs)
-      // The users' rows are locked above, as writeEvents needs.
-      await this.writeEvents(c, messageCreatedDrafts(this.outbox, plan.fresh))
-      return plan.outcomes
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tx(async (c) => await this.appendTx(c, batch))
+      } catch (err) {
+        // The same clientMsgId committed by another instance between the lookup and the
+        // insert: looked up again, it is a duplicate.
+        const { code, constraint } = err as { code?: string, constraint?: string }
+        if (attempt < 3 && code === '23505' && constraint === 'messages_idempotency') continue
+        throw err
+      }
+    }
+  }
+
+  private async appendTx (c: Client, batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    // Before the locks: a retry racing on another instance is caught by the unique index (above).
+    const retried = await this.retried(c, batch)
+    const blocked = await this.blockedPairs(c, batch)
+    const involved = [...new Set(batch.flatMap((m) => [m.from, m.to]))].sort()
+    const locked = await c.query<{ id: string, lastSeq: number }>('SELECT id, last_seq AS "lastSeq" FROM users WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE', [involved])
+    const lastSeq = new Map(locked.rows.map((r) => [r.id, r.lastSeq]))
+    const plan = planAppend(batch, {
+      earlier: (key) => retried.get(key),
+      userExists: (userId) => lastSeq.has(userId),
+      blocks: (recipient, sender) => blocked.has(`${recipient}\n${sender}`),
+      lastSeq: (userId) => lastSeq.get(userId) ?? 0
     })
+    if (plan.fresh.length > 0) await this.insert(c, plan.fresh, plan.lastSeqs)
+    // The users' rows are locked above, as writeEvents needs.
+    await this.writeEvents(c, messageCreatedDrafts(this.outbox, plan.fresh))
+    return plan.outcomes
   }
 
   /** The batch's (recipient, sender) pairs where the recipient blocks the sender, as "recipient\nsender". */

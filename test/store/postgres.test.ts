@@ -52,6 +52,23 @@ if (url !== undefined) {
     t.same(await first.streamState('hub'), { lastSeq: 120, ackedSeq: 0 })
   })
 
+  t.test('the same retry sent through two instances at once is stored once; the other gets the duplicate', async (t) => {
+    const schema = `duolog_test_${randomBytes(6).toString('hex')}`
+    schemas.push(schema)
+    const instances = await Promise.all([1, 2].map(async () => await PostgresStore.open({ url, schema, poolSize: 4, log: silentLog })))
+    t.teardown(() => Promise.all(instances.map((s) => s.close())))
+    const [first] = instances as [PostgresStore]
+    for (const id of ['alice', 'bob']) await first.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
+    // Each round: both instances look the key up before either has locked the users, and
+    // one of them finds it taken only when it inserts.
+    for (let k = 0; k < 30; k++) {
+      const outcomes = await Promise.all(instances.map(async (store) => await store.appendMessages([{ from: 'alice', to: 'bob', content: `m${k}`, clientMsgId: `k${k}`, createdAt: 1 }])))
+      t.same(outcomes.map(([o]) => o?.status).sort(), ['duplicate', 'stored'], `round ${k}: one stored, one duplicate`)
+    }
+    const stream = await first.readStream('bob', 0, 100)
+    t.same(stream.map((e) => e.message.content), Array.from({ length: 30 }, (_, k) => `m${k}`), 'each once, in order')
+  })
+
   t.test('migrations run once when instances start together', async (t) => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
