@@ -17,9 +17,14 @@ export interface SqliteStoreOptions {
    * the last commits on power loss. 'full': fsync on every commit, survives power loss.
    */
   synchronous: SqliteSynchronous
-  /** Unindexed messages that trigger an index write (default 2000). */
+  /**
+   * Unindexed messages that trigger an index write (default 10,000). Larger runs write a
+   * user's stream page and a pair's counters once for more messages: on a database of a
+   * million messages, 10,000 (or 1 s) instead of 2,000 (or 200 ms) took 0.71x the CPU per
+   * message at 10,000 messages/s.
+   */
   indexBatch?: number
-  /** Longest time a message stays unindexed, ms (default 200). */
+  /** Longest time a message stays unindexed, ms (default 1000). */
   indexDelayMs?: number
   /** Rows written per slice of an index run, each slice its own commit (default 400). */
   indexSliceRows?: number
@@ -154,8 +159,8 @@ export class SqliteStore implements Store, OutboxStore {
   private nextEventId: number | undefined
 
   constructor (options: SqliteStoreOptions) {
-    this.indexBatch = options.indexBatch ?? 2000
-    this.indexDelayMs = options.indexDelayMs ?? 200
+    this.indexBatch = options.indexBatch ?? 10_000
+    this.indexDelayMs = options.indexDelayMs ?? 1000
     this.indexSliceRows = options.indexSliceRows ?? 400
     this.log = options.log ?? silentLog
     this.outbox = options.outbox
