@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, listening, observe, post, summary, type Latency } from './lib.js'
+import { SERVER_NODE_FLAGS, SERVICE, hasTaskset, listening, observe, post, summary, type Latency } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -25,7 +25,6 @@ const PAIRS = 20
 const SYNC_CONNECTIONS = 50
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const pin = cpus().length >= 2 && hasTaskset()
-const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 const baseEnv = {
   PORT: '0',
   DUOLOG_LOG_LEVEL: 'info',

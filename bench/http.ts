@@ -6,13 +6,12 @@
 // each. duolog's requests come from --users users, each sending to its partner with its own
 // token (every request is authenticated, stored before its 201 and delivered).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, post, shippedNodeFlags } from './lib.js'
+import { DUOLOG_BENCH_ENV, SERVER_NODE_FLAGS, SERVICE, freePort, hasTaskset, post, shippedNodeFlags } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -30,7 +29,6 @@ const { values } = parseArgs({
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const pin = cpus().length >= 2 && hasTaskset()
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
-const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 const users = Number(values.users)
 
 try {
@@ -46,14 +44,6 @@ try {
 function cpuMicros (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) * 1e6 / clockTicks
-}
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 /**
@@ -139,14 +129,7 @@ async function userTokens (url: string): Promise<string[]> {
   return tokens
 }
 
-const duologEnv = {
-  DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-  DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
-  DUOLOG_AUTH_RATE_LIMIT: '1000000',
-  DUOLOG_SERVICE_RATE_LIMIT: '1000000',
-  DUOLOG_SEND_RATE: '1000000',
-  DUOLOG_SEND_BURST: '1000000'
-}
+const duologEnv = DUOLOG_BENCH_ENV
 
 process.stdout.write(`POST /v1/messages, wrk with ${String(values.connections)} connections x ${String(values.pipeline)} pipelined, ${String(values.seconds)}s measured after ${String(values.warmup)}s; ` +
   `${pin ? 'server on CPU 0, wrk on CPU 1' : 'no CPU pinning'}\n\n`)

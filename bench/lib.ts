@@ -1,6 +1,7 @@
 // Helpers the benchmarks share: a server's address from its log, a JSON POST, CPU pinning.
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
@@ -17,6 +18,27 @@ export function shippedNodeFlags (checkout: string): string[] {
  * the same runtime settings. A --baseline checkout runs with its own.
  */
 export const SERVER_NODE_FLAGS = shippedNodeFlags(fileURLToPath(new URL('..', import.meta.url)))
+
+/** The service client every benchmark's duolog is started with. */
+export const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
+
+/** What every benchmark's duolog is started with: a secret, the service client, limits lifted (clients send as fast as they are answered). */
+export const DUOLOG_BENCH_ENV = {
+  DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+  DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
+  DUOLOG_AUTH_RATE_LIMIT: '1000000',
+  DUOLOG_SERVICE_RATE_LIMIT: '1000000',
+  DUOLOG_SEND_RATE: '1000000',
+  DUOLOG_SEND_BURST: '1000000'
+}
+
+export async function freePort (): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
 
 export function hasTaskset (): boolean {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }

@@ -27,7 +27,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, listening, post, shippedNodeFlags } from './lib.js'
+import { DUOLOG_BENCH_ENV, SERVER_NODE_FLAGS, SERVICE, hasTaskset, listening, post, shippedNodeFlags } from './lib.js'
 
 if (process.argv.includes('fairness')) {
   await import('./fairness.js')
@@ -64,7 +64,6 @@ const interval = values.rate === undefined ? 0 : pairs * 2 * 1000 / Number(value
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const pin = cpus().length >= 2 && hasTaskset()
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
-const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 
 /** Spawns `node --import tsx <entry>` pinned to a CPU when possible. */
 function spawnPinned (cpu: number, entry: string, env: Record<string, string>, flags: readonly string[] = SERVER_NODE_FLAGS): ChildProcess {
@@ -252,13 +251,7 @@ async function measure (target: Target): Promise<Result> {
 }
 
 const duologEnv = {
-  DUOLOG_JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-  DUOLOG_SERVICE_CLIENTS: `${SERVICE.clientId}:${SERVICE.clientSecret}`,
-  DUOLOG_AUTH_RATE_LIMIT: '1000000',
-  DUOLOG_SERVICE_RATE_LIMIT: '1000000',
-  // Every client sends as fast as it is acknowledged: above any one user's default rate.
-  DUOLOG_SEND_RATE: '1000000',
-  DUOLOG_SEND_BURST: '1000000',
+  ...DUOLOG_BENCH_ENV,
   // For the event-loop delay (read from /metrics at both ends of the measured window).
   DUOLOG_METRICS_TOKEN: METRICS_TOKEN
 }

@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVER_NODE_FLAGS, hasTaskset, observe, post, summary, type Latency } from './lib.js'
+import { SERVER_NODE_FLAGS, SERVICE, freePort, hasTaskset, observe, post, summary, type Latency } from './lib.js'
 
 const { values } = parseArgs({
   strict: false,
@@ -22,7 +22,6 @@ const warmup = Number(values.warmup)
 const pairs = Number(values.pairs)
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 const pin = cpus().length >= 2 && hasTaskset()
-const SERVICE = { clientId: 'bench', clientSecret: 'bench-secret-0123456789' }
 const SECRET = 'whsec_' + Buffer.from('the benchmark\'s webhook secret').toString('base64')
 
 type Mode = 'ok' | 'hang' | 'fail'
@@ -55,14 +54,6 @@ async function startServer (dataDir: string, env: Record<string, string>): Promi
     try { if ((await fetch(url + '/healthz')).ok) return { child, url } } catch {}
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-}
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 function spawnServer (dataDir: string, env: Record<string, string>): ChildProcess {
