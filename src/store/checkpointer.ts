@@ -11,9 +11,12 @@ import type { Log } from '../log.js'
  * many times once.
  *
  * The WAL starts over only when a write transaction begins with every frame copied, which a
- * writer that never stops would never allow: the WAL would grow forever. So after the bulk
- * it asks the main thread to hold its writes (`hold`), copies the few frames written
- * meanwhile, and lets them go (`released`); the next write starts the WAL over.
+ * writer that never stops would never allow: the WAL would grow forever. So once it holds
+ * `restartFrames`, after the bulk and a catch-up pass, the worker asks the main thread to
+ * hold its writes (`hold`), copies the few frames written meanwhile, and lets them go
+ * (`released`); the next write starts the WAL over. A hold lasts the copy of those frames
+ * and two fsyncs (30-60 ms on a slow disk), so it comes rarely: every 4 checkpoints under
+ * steady writes.
  */
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -32,11 +35,11 @@ let lastCheckpoint = Date.now()
 let last = { log: 0, checkpointed: 0 }
 let failing = false
 let holding = false
-/** Frames in the WAL not yet copied into the database. */
-const waitingFrames = () => {
+/** The WAL's frames, and those of them not yet copied into the database. */
+const walFrames = () => {
   readSync(shm, headerBytes, 0, headerBytes.length, 0)
   const [frames, copied] = [header[4], header[24]]
-  return frames >= copied ? frames - copied : frames
+  return { frames, waiting: frames >= copied ? frames - copied : frames }
 }
 const copy = () => {
   const result = checkpoint.get()
@@ -44,7 +47,8 @@ const copy = () => {
   const pages = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed
   last = result
   // Not result.log: the writer may have added frames while this one copied.
-  return { pages, complete: waitingFrames() === 0 }
+  const { frames, waiting } = walFrames()
+  return { pages, complete: waiting === 0, frames }
 }
 const attempt = (step) => {
   try {
@@ -59,14 +63,20 @@ const attempt = (step) => {
 }
 const timer = setInterval(() => attempt(() => {
   if (holding) return
-  const waiting = waitingFrames()
+  const { waiting } = walFrames()
   if (waiting === 0) return
   if (waiting < workerData.pages && Date.now() - lastCheckpoint < workerData.maxAgeMs) return
   lastCheckpoint = Date.now()
-  const { pages, complete } = copy()
-  if (complete) { parentPort.postMessage({ pages }); return }
+  const bulk = copy()
+  // Below its cap the WAL may go on growing: no hold (each one delays every send by its
+  // length), only more checkpoints.
+  if (bulk.complete || bulk.frames < workerData.restartFrames) { parentPort.postMessage({ pages: bulk.pages }); return }
+  // What the writer added during the bulk, copied without holding it, so that the hold only
+  // waits for the last few frames and the fsyncs.
+  const catchUp = copy()
+  if (catchUp.complete) { parentPort.postMessage({ pages: bulk.pages + catchUp.pages }); return }
   holding = true
-  parentPort.postMessage({ pages, hold: true })
+  parentPort.postMessage({ pages: bulk.pages + catchUp.pages, hold: true })
 }), workerData.intervalMs)
 parentPort.on('message', (message) => {
   if (message === 'held') {
@@ -94,6 +104,8 @@ export interface CheckpointerOptions {
   intervalMs: number
   /** Frames waiting in the WAL that make a checkpoint. */
   pages: number
+  /** Frames in the WAL past which a checkpoint holds the writes to start it over. */
+  restartFrames: number
   /** The longest a frame waits for one, ms. */
   maxAgeMs: number
   log: Log
@@ -125,7 +137,7 @@ export class Checkpointer {
 
   static start (options: CheckpointerOptions): Checkpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, maxAgeMs: options.maxAgeMs } })
+    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, restartFrames: options.restartFrames, maxAgeMs: options.maxAgeMs } })
     const checkpointer = new Checkpointer(worker)
     let release: (() => void) | undefined
     let giveUp: NodeJS.Timeout | undefined

@@ -196,6 +196,7 @@ export class SqliteStore implements Store, OutboxStore {
         file: this.file,
         intervalMs: 100,
         pages: checkpointPages,
+        restartFrames: checkpointPages * 4,
         maxAgeMs: 5000,
         log: this.log,
         onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) },
