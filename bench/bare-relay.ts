@@ -4,19 +4,10 @@
 // or, with BARE_ACK=1 (the fair floor: the framing work duolog must do anyway, `message` +
 // `sent`), answered with a small ack frame.
 import { createServer } from 'node:http'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { WebSocketServer, type WebSocket } from 'ws'
 
 const port = Number(process.env.PORT ?? 0)
-// The event-loop delay, measured and served as duolog's /metrics has it (prom-client's
-// names, a 10 ms resolution, reset by each read), so the floors' is read the same way.
-const delay = monitorEventLoopDelay({ resolution: 10 })
-delay.enable()
-const server = createServer((req, res) => {
-  if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return }
-  res.end(`nodejs_eventloop_lag_max_seconds ${delay.max / 1e9}\nnodejs_eventloop_lag_p99_seconds ${delay.percentile(99) / 1e9}\n`)
-  delay.reset()
-})
+const server = createServer((req, res) => { res.statusCode = 404; res.end() })
 const wss = new WebSocketServer({ server })
 const users = new Map<string, WebSocket>()
 const ack = process.env.BARE_ACK === '1'

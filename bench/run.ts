@@ -15,7 +15,8 @@
 // Starts each server pinned to CPU 0 and the load generator pinned to CPU 1, and prints, for
 // the bare `ws` relay (echo), the ack-ing relay (forward + a small ack: the floor) and duolog
 // (every message stored before `sent`), delivered messages/s, p50/p99 latency, server CPU
-// microseconds per delivered message, and each server's event-loop delay (max, p99) over the window.
+// microseconds per delivered message, and each server's event-loop delay (max, p99) over the window
+// (bench/loop-delay.ts, the same in every server).
 // --scenario cluster: one duolog on SQLite, one on PostgreSQL, and two on PostgreSQL + Redis
 // with each pair's two clients on different instances (every message crosses Redis); the
 // CPU of PostgreSQL's and Redis's processes is counted too (BENCH_DATABASE_URL, BENCH_REDIS_URL).
@@ -65,11 +66,11 @@ const here = (file: string): string => fileURLToPath(new URL(file, import.meta.u
 const pin = cpus().length >= 2 && hasTaskset()
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
-/** Spawns `node --import tsx <entry>` pinned to a CPU when possible. */
+/** Spawns `node --import tsx <entry>` pinned to a CPU when possible, its event-loop delay measured (bench/loop-delay.ts). */
 function spawnPinned (cpu: number, entry: string, env: Record<string, string>, flags: readonly string[] = SERVER_NODE_FLAGS): ChildProcess {
   // --profile DIR: a V8 CPU profile of each server, written when it closes.
   const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
-  const args = [...flags, ...profile, '--import', 'tsx', entry]
+  const args = [...flags, ...profile, '--import', 'tsx', '--import', here('./loop-delay.ts'), entry]
   const command = pin ? 'taskset' : process.execPath
   const argv = pin ? ['-c', String(cpu), process.execPath, ...args] : args
   return spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -114,24 +115,28 @@ interface Result {
   cpuShare: number
   /** PostgreSQL's and Redis's processes (cluster scenario) */
   servicesCpuPerMessage: number
-  /** The server's event-loop delay over the measured window (monitorEventLoopDelay, ms): max and p99 (of the first instance). */
+  /** The server's event-loop delay over the measured window (monitorEventLoopDelay at 1 ms, in ms): max and p99 (of the first instance). */
   loopMax: number
   loopP99: number
   /** The servers' resident memory per connection while every connection is idle (--idle), in KB. */
   idleKb: number
 }
 
-const METRICS_TOKEN = 'bench-metrics-token-0123456789'
-
-/** A server's event-loop delay since the last scrape (each scrape resets the histogram: prom-client's in duolog, bench/bare-relay.ts's own), in ms. */
-async function eventLoopDelay (url: string): Promise<{ max: number, p99: number }> {
-  try {
-    const text = await (await fetch(url + '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()
-    const value = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
-    return { max: value('nodejs_eventloop_lag_max_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds') }
-  } catch {
-    return { max: NaN, p99: NaN }
+/**
+ * A server's event-loop delay since the last reading, in ms: bench/loop-delay.ts (preloaded
+ * into every server) writes its readings to loopFile on SIGWINCH and starts over.
+ */
+async function eventLoopDelay (server: ChildProcess, loopFile: string): Promise<{ max: number, p99: number }> {
+  rmSync(loopFile, { force: true })
+  if (!server.kill('SIGWINCH')) return { max: NaN, p99: NaN }
+  for (let waited = 0; waited < 5000; waited += 20) {
+    try {
+      return JSON.parse(readFileSync(loopFile, 'utf8')) as { max: number, p99: number }
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   }
+  return { max: NaN, p99: NaN }
 }
 
 interface Target {
@@ -188,7 +193,9 @@ async function measure (target: Target): Promise<Result> {
   const { name, mode, entry } = target
   const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
   const schema = `duolog_bench_${randomBytes(4).toString('hex')}`
-  const env = { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', ...target.env }
+  // The first instance's event-loop delay is read from here (bench/loop-delay.ts).
+  const loopFile = join(work, 'loop-delay.json')
+  const env = { PORT: '0', DUOLOG_DATA_DIR: work, DUOLOG_LOG_LEVEL: 'info', BENCH_LOOP_FILE: loopFile, ...target.env }
   if (prefilled !== undefined && target.mode === 'duolog' && target.postgres !== true) cpSync(prefilled, work, { recursive: true })
   if (target.postgres === true) Object.assign(env, { DUOLOG_DATABASE_URL: databaseUrl, DUOLOG_DATABASE_SCHEMA: schema, DUOLOG_REDIS_PREFIX: `${schema}:` })
   const servers: ChildProcess[] = []
@@ -220,7 +227,7 @@ async function measure (target: Target): Promise<Result> {
     let servicesCpu = 0
     let wall = 0
     let loop: Promise<{ max: number, p99: number }> = Promise.resolve({ max: NaN, p99: NaN })
-    const scrape = (): Promise<{ max: number, p99: number }> => eventLoopDelay(urls[0] as string)
+    const scrape = (): Promise<{ max: number, p99: number }> => eventLoopDelay(servers[0] as ChildProcess, loopFile)
     const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
         if (msg.phase === 'idle') idleKb = (rssKb(pids) - rssBefore) / (pairs * 2)
@@ -250,11 +257,7 @@ async function measure (target: Target): Promise<Result> {
   }
 }
 
-const duologEnv = {
-  ...DUOLOG_BENCH_ENV,
-  // For the event-loop delay (read from /metrics at both ends of the measured window).
-  DUOLOG_METRICS_TOKEN: METRICS_TOKEN
-}
+const duologEnv = DUOLOG_BENCH_ENV
 const targets: Target[] = values.scenario === 'cluster'
   ? [
       { name: 'one duolog, SQLite', mode: 'duolog', entry: here('../src/server.ts'), env: duologEnv },
