@@ -22,6 +22,9 @@ const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { openSync, readSync } = require('node:fs')
 const Database = require(workerData.driver)
+// Checkpoints use the CPU the event loop leaves idle: when both want the same core, the
+// loop runs (a thread's nice value; nice 19 weighs 15 against the loop's 1024).
+try { require('node:os').setPriority(workerData.nice) } catch {}
 const db = new Database(workerData.file)
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
 // The wal-index header (the -shm file, https://www.sqlite.org/walformat.html): mxFrame, the
@@ -95,6 +98,9 @@ parentPort.on('message', (message) => {
 })
 `
 
+/** The worker thread's nice value: the lowest priority, so that it never takes the event loop's core. */
+const WORKER_NICE = 19
+
 /** The longest the writes are held for the end of a checkpoint, ms. */
 const HOLD_AT_MOST_MS = 500
 
@@ -137,7 +143,7 @@ export class Checkpointer {
 
   static start (options: CheckpointerOptions): Checkpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, restartFrames: options.restartFrames, maxAgeMs: options.maxAgeMs } })
+    const worker = new Worker(WORKER, { eval: true, workerData: { driver, file: options.file, intervalMs: options.intervalMs, pages: options.pages, restartFrames: options.restartFrames, maxAgeMs: options.maxAgeMs, nice: WORKER_NICE } })
     const checkpointer = new Checkpointer(worker)
     let release: (() => void) | undefined
     let giveUp: NodeJS.Timeout | undefined
