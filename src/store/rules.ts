@@ -22,7 +22,7 @@ export function toEntry (row: StoredMessage & { entrySeq: number, entryKind: num
 }
 
 /** Whether a user of the message sees it: its sender always, its recipient unless a block hid it. */
-export const visibleTo = (m: StoredMessage, userId: string): boolean => m.from === userId || m.recipientSeq > 0
+export const visibleTo = (m: Pick<StoredMessage, 'from' | 'recipientSeq'>, userId: string): boolean => m.from === userId || m.recipientSeq > 0
 
 /** One string for a pair, the same from either side. */
 export function pairKey (a: string, b: string): string {

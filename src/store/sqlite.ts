@@ -53,7 +53,7 @@ const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.conten
 /** One row an index run writes. */
 type IndexWrite =
   /** A user's counters for one peer, from the run's messages between them. */
-  | { table: 'conversations', user: string, peer: string, messages: StoredMessage[] }
+  | { table: 'conversations', user: string, peer: string, messages: TailEntry[] }
   | { table: 'stream', user: string, seq: number, messageId: number }
   | { table: 'conversation_index', lo: string, hi: string, messageId: number }
   | { table: 'idempotency', sender: string, clientMsgId: string, messageId: number }
@@ -78,36 +78,139 @@ interface IndexRun {
   recount: boolean
 }
 
+/** What the tail keeps of a message: enough to index it and to merge it into reads (the content is read from the log by id). */
+interface TailEntry {
+  id: number
+  from: string
+  to: string
+  senderSeq: number
+  recipientSeq: number
+  clientMsgId: string | null
+}
+
+/** Slots a column starts with; it doubles when full. */
+const TAIL_START_SLOTS = 1024
+
 /**
  * Messages stored in the log but not yet in the index tables, indexed in memory.
  * Every message with id > indexed_up_to is here; reads merge it with the tables.
+ *
+ * Kept as columns (numbers in typed arrays, users as indexes into a list of ids), without the
+ * content: a run indexes up to 50,000 messages, which as message objects held their content
+ * too (up to 400 MB of 4,000-character messages). Here a message costs about 100 bytes
+ * whatever its size; a read that needs the content takes it from the log by id.
  */
 class Tail {
-  readonly messages: StoredMessage[] = []
-  readonly byUser = new Map<string, StoredMessage[]>()
-  readonly byPair = new Map<string, StoredMessage[]>()
-  readonly byClientMsgId = new Map<string, StoredMessage>()
+  length = 0
+  private ids = new Float64Array(TAIL_START_SLOTS)
+  private senders = new Int32Array(TAIL_START_SLOTS)
+  private recipients = new Int32Array(TAIL_START_SLOTS)
+  private senderSeqs = new Float64Array(TAIL_START_SLOTS)
+  private recipientSeqs = new Float64Array(TAIL_START_SLOTS)
+  /** The clientMsgIds of the slots that have one. */
+  private readonly clientMsgIds = new Map<number, string>()
+  private readonly users: string[] = []
+  private readonly userNumbers = new Map<string, number>()
+  /** Each user's slots (messages sent, and received unless hidden by a block), in id order. */
+  private readonly byUser = new Map<string, number[]>()
+  private readonly byPair = new Map<string, number[]>()
+  private readonly byRetryKey = new Map<string, number>()
 
-  add (m: StoredMessage): void {
-    this.messages.push(m)
-    push(this.byUser, m.from, m)
-    if (m.recipientSeq > 0) push(this.byUser, m.to, m)
-    push(this.byPair, pairKey(m.from, m.to), m)
-    if (m.clientMsgId !== null) this.byClientMsgId.set(retryKey(m.from, m.clientMsgId), m)
+  add (m: TailEntry): void {
+    if (this.length === this.ids.length) this.grow()
+    const slot = this.length++
+    this.ids[slot] = m.id
+    this.senders[slot] = this.userNumber(m.from)
+    this.recipients[slot] = this.userNumber(m.to)
+    this.senderSeqs[slot] = m.senderSeq
+    this.recipientSeqs[slot] = m.recipientSeq
+    push(this.byUser, m.from, slot)
+    if (m.recipientSeq > 0) push(this.byUser, m.to, slot)
+    push(this.byPair, pairKey(m.from, m.to), slot)
+    if (m.clientMsgId !== null) {
+      this.clientMsgIds.set(slot, m.clientMsgId)
+      this.byRetryKey.set(retryKey(m.from, m.clientMsgId), slot)
+    }
+  }
+
+  /** The newest message. */
+  last (): TailEntry | undefined {
+    return this.length === 0 ? undefined : this.entry(this.length - 1)
+  }
+
+  /** Every user with a message here. */
+  userIds (): string[] {
+    return [...this.byUser.keys()]
+  }
+
+  /** A user's messages, in id order. */
+  ofUser (userId: string): TailEntry[] {
+    return (this.byUser.get(userId) ?? []).map((slot) => this.entry(slot))
+  }
+
+  /** A user's newest message. */
+  newestOf (userId: string): TailEntry | undefined {
+    const slots = this.byUser.get(userId)
+    return slots === undefined ? undefined : this.entry(slots[slots.length - 1] as number)
+  }
+
+  /** The messages between two users, in id order. */
+  ofPair (a: string, b: string): TailEntry[] {
+    return (this.byPair.get(pairKey(a, b)) ?? []).map((slot) => this.entry(slot))
+  }
+
+  /** The message a sender sent with a clientMsgId (`key`: their retryKey). */
+  sentWith (key: string): TailEntry | undefined {
+    const slot = this.byRetryKey.get(key)
+    return slot === undefined ? undefined : this.entry(slot)
   }
 
   /** Forgets the messages up to id `upTo` (indexed now). */
   dropUpTo (upTo: number): void {
-    const rest = this.messages.filter((m) => m.id > upTo)
+    const rest: TailEntry[] = []
+    for (let slot = 0; slot < this.length; slot++) if ((this.ids[slot] as number) > upTo) rest.push(this.entry(slot))
     this.clear()
     for (const m of rest) this.add(m)
   }
 
   clear (): void {
-    this.messages.length = 0
+    this.length = 0
+    this.clientMsgIds.clear()
+    this.users.length = 0
+    this.userNumbers.clear()
     this.byUser.clear()
     this.byPair.clear()
-    this.byClientMsgId.clear()
+    this.byRetryKey.clear()
+  }
+
+  private entry (slot: number): TailEntry {
+    return {
+      id: this.ids[slot] as number,
+      from: this.users[this.senders[slot] as number] as string,
+      to: this.users[this.recipients[slot] as number] as string,
+      senderSeq: this.senderSeqs[slot] as number,
+      recipientSeq: this.recipientSeqs[slot] as number,
+      clientMsgId: this.clientMsgIds.get(slot) ?? null
+    }
+  }
+
+  private userNumber (userId: string): number {
+    let n = this.userNumbers.get(userId)
+    if (n === undefined) {
+      n = this.users.push(userId) - 1
+      this.userNumbers.set(userId, n)
+    }
+    return n
+  }
+
+  private grow (): void {
+    const slots = this.ids.length * 2
+    const widen = <T extends Float64Array | Int32Array>(from: T, to: T): T => { to.set(from); return to }
+    this.ids = widen(this.ids, new Float64Array(slots))
+    this.senders = widen(this.senders, new Int32Array(slots))
+    this.recipients = widen(this.recipients, new Int32Array(slots))
+    this.senderSeqs = widen(this.senderSeqs, new Float64Array(slots))
+    this.recipientSeqs = widen(this.recipientSeqs, new Float64Array(slots))
   }
 }
 
@@ -365,8 +468,10 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   private readonly lookups: AppendLookups = {
-    earlier: (key, sender, clientMsgId) => this.tail.byClientMsgId.get(key) ??
-      this.stmts.byClientMsgId.get(sender, clientMsgId) as StoredMessage | undefined,
+    earlier: (key, sender, clientMsgId) => {
+      const pending = this.tail.sentWith(key)
+      return (pending === undefined ? this.stmts.byClientMsgId.get(sender, clientMsgId) : this.stmts.messageById.get(pending.id)) as StoredMessage | undefined
+    },
     userExists: (userId) => this.userExists(userId),
     blocks: (recipient, sender) => this.stmts.blockExists.get(recipient, sender) !== undefined,
     lastSeq: (userId) => this.lastSeq(userId)
@@ -425,9 +530,9 @@ export class SqliteStore implements Store, OutboxStore {
    * conversation's counters count only messages above its counted_up_to.
    */
   private planIndexRun (): IndexRun | undefined {
-    const last = this.tail.messages[this.tail.messages.length - 1]
+    const last = this.tail.last()
     if (last === undefined) return undefined
-    return { upTo: last.id, users: [...this.tail.byUser.keys()].sort(), nextUser: 0, pending: [], pendingDone: 0, recount: this.recount }
+    return { upTo: last.id, users: this.tail.userIds().sort(), nextUser: 0, pending: [], pendingDone: 0, recount: this.recount }
   }
 
   /**
@@ -438,17 +543,17 @@ export class SqliteStore implements Store, OutboxStore {
    */
   private userWrites (user: string, upTo: number): IndexWrite[] {
     const writes: IndexWrite[] = []
-    const byPeer = new Map<string, StoredMessage[]>()
-    const messages = this.tail.byUser.get(user) ?? []
+    const byPeer = new Map<string, TailEntry[]>()
+    const messages = this.tail.ofUser(user)
     let end = 0
     // In id order: the run's messages come first.
-    while (end < messages.length && (messages[end] as StoredMessage).id <= upTo) end++
+    while (end < messages.length && (messages[end] as TailEntry).id <= upTo) end++
     for (let i = 0; i < end; i++) {
-      const m = messages[i] as StoredMessage
+      const m = messages[i] as TailEntry
       push(byPeer, m.from === user ? m.to : m.from, m)
     }
     for (const peer of [...byPeer.keys()].sort()) {
-      const withPeer = byPeer.get(peer) as StoredMessage[]
+      const withPeer = byPeer.get(peer) as TailEntry[]
       writes.push({ table: 'conversations', user, peer, messages: withPeer })
       const [lo, hi] = orderedPair(user, peer)
       for (const m of withPeer) {
@@ -456,12 +561,12 @@ export class SqliteStore implements Store, OutboxStore {
       }
     }
     for (let i = 0; i < end; i++) {
-      const m = messages[i] as StoredMessage
+      const m = messages[i] as TailEntry
       if (m.from === user) writes.push({ table: 'stream', user, seq: m.senderSeq, messageId: m.id })
       if (m.to === user && m.recipientSeq > 0) writes.push({ table: 'stream', user, seq: m.recipientSeq, messageId: m.id })
     }
     for (let i = 0; i < end; i++) {
-      const m = messages[i] as StoredMessage
+      const m = messages[i] as TailEntry
       if (m.from === user && m.clientMsgId !== null) writes.push({ table: 'idempotency', sender: user, clientMsgId: m.clientMsgId, messageId: m.id })
     }
     return writes
@@ -478,7 +583,7 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   /** Adds to user's counters for peer the messages above its counted_up_to (so that doing it twice counts once). */
-  private countInto (user: string, peer: string, messages: readonly StoredMessage[], recount: boolean): void {
+  private countInto (user: string, peer: string, messages: readonly TailEntry[], recount: boolean): void {
     const counted = recount ? (this.stmts.countedUpTo.get(user, peer) as number | undefined) ?? 0 : 0
     let received = 0
     let newest = 0
@@ -533,9 +638,9 @@ export class SqliteStore implements Store, OutboxStore {
   private scheduleIndex (): void {
     // A run in progress looks again when it is done.
     if (this.run !== undefined) return
-    if (this.tail.messages.length >= this.indexBatch) {
+    if (this.tail.length >= this.indexBatch) {
       this.startIndexRun()
-    } else if (this.indexTimer === undefined && this.tail.messages.length > 0) {
+    } else if (this.indexTimer === undefined && this.tail.length > 0) {
       this.indexTimer = setTimeout(() => { this.startIndexRun() }, this.indexDelayMs)
       this.indexTimer.unref()
     }
@@ -570,7 +675,7 @@ export class SqliteStore implements Store, OutboxStore {
       // Rolled back: the log still holds every message; index them on the next try (the slices
       // that committed are made again, at no cost).
       this.run = undefined
-      this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
+      this.log.error({ err, unindexed: this.tail.length }, 'writing the message index failed; retrying')
       this.loadTail()
       this.scheduleIndex()
       return
@@ -586,7 +691,7 @@ export class SqliteStore implements Store, OutboxStore {
     try {
       this.indexNow()
     } catch (err) {
-      this.log.error({ err, unindexed: this.tail.messages.length }, 'writing the message index failed; retrying')
+      this.log.error({ err, unindexed: this.tail.length }, 'writing the message index failed; retrying')
       this.loadTail()
       this.scheduleIndex()
     }
@@ -606,8 +711,7 @@ export class SqliteStore implements Store, OutboxStore {
   private lastSeq (userId: string): number {
     let seq = this.lastSeqs.get(userId)
     if (seq === undefined) {
-      const pending = this.tail.byUser.get(userId)
-      const newest = pending?.[pending.length - 1]
+      const newest = this.tail.newestOf(userId)
       seq = newest === undefined ? this.stmts.lastSeq.get(userId) as number : newest.from === userId ? newest.senderSeq : newest.recipientSeq
       this.lastSeqs.set(userId, seq)
     }
@@ -643,7 +747,7 @@ export class SqliteStore implements Store, OutboxStore {
     try {
       return this.db.transaction(() => {
         if (s.userExists.get(id) === undefined) return false
-        // The tail's messages carry their content in memory: index them (and drop them from memory) first.
+        // The tail's messages are not in the index tables yet: index them first, so that the deletes below find them.
         this.indexNow()
         const deletedAt = new Date(at).toISOString()
         s.scrubSentEvents.run(deletedAt, id, id)
@@ -703,10 +807,10 @@ export class SqliteStore implements Store, OutboxStore {
     const entries = (this.stmts.readStream.all(userId, after, this.indexedUpTo, limit) as Array<StoredMessage & { entrySeq: number, entryKind: number }>).map(toEntry)
     if (entries.length === limit) return entries
     // Unindexed entries (messages only: a change indexes the tail first) come after the indexed ones.
-    for (const m of this.tail.byUser.get(userId) ?? []) {
+    for (const m of this.tail.ofUser(userId)) {
       if (entries.length === limit) break
       const seq = m.to === userId ? m.recipientSeq : m.senderSeq
-      if (seq > after) entries.push({ seq, kind: 'message', message: m })
+      if (seq > after) entries.push({ seq, kind: 'message', message: this.stmts.messageById.get(m.id) as StoredMessage })
     }
     return entries
   }
@@ -767,10 +871,10 @@ export class SqliteStore implements Store, OutboxStore {
     const after = query.after ?? 0
     // Newest first: the unindexed (newest) messages, then the index.
     const page: StoredMessage[] = []
-    const pending = this.tail.byPair.get(pairKey(userId, peer)) ?? []
+    const pending = this.tail.ofPair(userId, peer)
     for (let i = pending.length - 1; i >= 0 && page.length < query.limit; i--) {
-      const m = pending[i] as StoredMessage
-      if (m.id < before && m.id > after && visibleTo(m, userId)) page.push(m)
+      const m = pending[i] as TailEntry
+      if (m.id < before && m.id > after && visibleTo(m, userId)) page.push(this.stmts.messageById.get(m.id) as StoredMessage)
     }
     if (page.length === query.limit) return page
     const [lo, hi] = orderedPair(userId, peer)
@@ -782,8 +886,8 @@ export class SqliteStore implements Store, OutboxStore {
   async conversations (userId: string, query: { before?: number | undefined, limit: number }): Promise<ConversationSummary[]> {
     const before = query.before ?? Number.MAX_SAFE_INTEGER
     // Conversations with unindexed messages: their newest message is in the tail.
-    const pending = new Map<string, { last: StoredMessage, incoming: number[] }>()
-    for (const m of this.tail.byUser.get(userId) ?? []) {
+    const pending = new Map<string, { last: TailEntry, incoming: number[] }>()
+    for (const m of this.tail.ofUser(userId)) {
       const peer = m.from === userId ? m.to : m.from
       let entry = pending.get(peer)
       if (entry === undefined) pending.set(peer, entry = { last: m, incoming: [] })
@@ -797,7 +901,7 @@ export class SqliteStore implements Store, OutboxStore {
       const theirs = this.row(peer, userId)
       summaries.push({
         peer,
-        lastMessage: last,
+        lastMessage: this.stmts.messageById.get(last.id) as StoredMessage,
         // `read` may already count unindexed messages; `received` counts them once their counters are written (counted_up_to).
         unread: mine.unread + incoming.filter((id) => id > mine.countedUpTo).length,
         readUpTo: mine.readUpTo,
@@ -817,7 +921,7 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async hasConversation (a: string, b: string): Promise<boolean> {
-    return this.row(a, b).lastMessageId > 0 || (this.tail.byPair.get(pairKey(a, b))?.some((m) => visibleTo(m, a)) ?? false)
+    return this.row(a, b).lastMessageId > 0 || this.tail.ofPair(a, b).some((m) => visibleTo(m, a))
   }
 
   async block (blocker: string, blocked: string, at: number): Promise<void> {
@@ -848,14 +952,14 @@ export class SqliteStore implements Store, OutboxStore {
   private markReadTx (userId: string, peer: string, upTo: number): ReadOutcome {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)
-      const pending = this.tail.byPair.get(pairKey(userId, peer))
-      const newestPending = pending?.findLast((m) => visibleTo(m, userId))?.id ?? 0
+      const pending = this.tail.ofPair(userId, peer)
+      const newestPending = pending.findLast((m) => visibleTo(m, userId))?.id ?? 0
       const step = readStep(Math.max(mine.lastMessageId, newestPending), mine.readUpTo, upTo)
       if (step.status !== 'advance') return step
       // Count the peer's messages the marker passes over, indexed and not yet indexed.
       const [lo, hi] = orderedPair(userId, peer)
       let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, Math.min(upTo, this.indexedUpTo), peer) as number
-      for (const m of pending ?? []) if (m.from === peer && m.recipientSeq > 0 && m.id > step.from && m.id <= upTo) nowRead++
+      for (const m of pending) if (m.from === peer && m.recipientSeq > 0 && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       this.writeEvents(eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer]))
       return { status: 'advanced', readUpTo: upTo }
@@ -865,7 +969,7 @@ export class SqliteStore implements Store, OutboxStore {
   async markDelivered (userId: string, afterSeq: number, upToSeq: number): Promise<Array<{ peer: string, upTo: number }>> {
     const newest = new Map<string, number>()
     for (const row of this.stmts.deliveredByPeer.all(userId, afterSeq, upToSeq, userId) as Array<{ peer: string, upTo: number }>) newest.set(row.peer, row.upTo)
-    for (const m of this.tail.byUser.get(userId) ?? []) {
+    for (const m of this.tail.ofUser(userId)) {
       if (m.to === userId && m.recipientSeq > afterSeq && m.recipientSeq <= upToSeq) newest.set(m.from, Math.max(newest.get(m.from) ?? 0, m.id))
     }
     const moved: Array<{ peer: string, upTo: number }> = []
