@@ -361,7 +361,9 @@ export class SqliteStore implements Store, OutboxStore {
       insertIdempotency: db.prepare('INSERT OR IGNORE INTO idempotency (sender, client_msg_id, message_id) VALUES (?, ?, ?)'),
       indexedUpTo: db.prepare('SELECT value FROM meta WHERE key = \'indexed_up_to\'').pluck(),
       setIndexedUpTo: db.prepare('UPDATE meta SET value = ? WHERE key = \'indexed_up_to\''),
-      unindexed: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id > ? ORDER BY m.id`),
+      // What the tail keeps (TailEntry): not the content, which reads take from the log.
+      unindexed: db.prepare(`SELECT id, sender AS "from", recipient AS "to", sender_seq AS senderSeq, recipient_seq AS recipientSeq,
+        client_msg_id AS clientMsgId FROM messages WHERE id > ? ORDER BY id`),
       readStream: db.prepare(`SELECT s.seq AS entrySeq, s.kind AS entryKind, ${MESSAGE_COLUMNS} FROM stream s JOIN messages m ON m.id = s.message_id
         WHERE s.user_id = ? AND s.seq > ? AND (s.kind > 0 OR s.message_id <= ?) ORDER BY s.seq LIMIT ?`),
       ackedSeq: db.prepare('SELECT acked_seq FROM users WHERE id = ?').pluck(),
@@ -632,7 +634,7 @@ export class SqliteStore implements Store, OutboxStore {
     this.indexedUpTo = from
     this.recount = true
     // all(), not iterate(): an iterator is a native object that must not be collected (retainForProcessLifetime).
-    for (const m of this.stmts.unindexed.all(from) as StoredMessage[]) this.tail.add(m)
+    for (const m of this.stmts.unindexed.all(from) as TailEntry[]) this.tail.add(m)
   }
 
   private scheduleIndex (): void {
