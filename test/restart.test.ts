@@ -114,6 +114,23 @@ t.test('a request that reaches a closing server gets 503 shutting_down with a co
   await closing
 })
 
+t.test('a client that never answers the close does not hold the shutdown: it is cut off after a short grace, with the close frame already sent', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice')
+  const c = await Client.connect(server, alice)
+  // The client stops reading for good (a frozen tab, a phone that lost its network).
+  const socket = (c.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  socket.pause()
+  const started = Date.now()
+  await server.app.close()
+  const took = Date.now() - started
+  // ws itself would wait 30 s for the answer; the whole close must take a few seconds at most.
+  t.ok(took < 5000, `closed in ${took} ms`)
+  t.ok(took >= 1000, 'after giving the client time to answer')
+  socket.resume()
+  t.same(await c.closed, { code: 4000, reason: 'server_shutdown' }, 'the client still reads why: reconnect elsewhere')
+})
+
 t.test('kill -9 at many points of the index writer (runs written in slices): nothing acknowledged lost, streams dense, unread counts exact after restart', async (t) => {
   const dataDir = tempDir()
   const ids = Array.from({ length: 12 }, (_, i) => `u${i}`)

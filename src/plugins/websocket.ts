@@ -4,6 +4,13 @@ import type { FastifyInstance } from 'fastify'
 import { Disconnect } from '../relay/disconnect.js'
 
 /**
+ * How long a client gets to answer the server's close frame at shutdown. ws alone waits 30 s
+ * for a client that stopped reading (a frozen tab, a lost network). Cutting it off loses
+ * nothing: its messages are stored, and it reconnects whether it read the close frame or not.
+ */
+const CLOSE_ANSWER_MS = 2000
+
+/**
  * The WebSocket server. Registered before every other hook, so that an upgrade request
  * refused by any hook (401, 400...) still has its socket closed after the HTTP answer.
  */
@@ -18,7 +25,10 @@ async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
         // A socket paused for its send rate must read the client's answer to the close.
         if (client.isPaused) client.resume()
       }
-      fastify.websocketServer.close(() => { done() })
+      const cutOff = setTimeout(() => {
+        for (const client of fastify.websocketServer.clients) client.terminate()
+      }, CLOSE_ANSWER_MS)
+      fastify.websocketServer.close(() => { clearTimeout(cutOff); done() })
     }
   })
 }
