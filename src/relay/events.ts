@@ -2,12 +2,16 @@ import type { Disconnect } from './disconnect.js'
 
 /**
  * What the relay sends over the bus on a user's channel (Channels.user), as compact strings:
- * the frame travels as is, after a short header, so nothing is escaped or parsed twice.
+ * the frame travels as is, so nothing is escaped or parsed twice.
  *
- * - entry:     `e<seq>|<frame>`            a stream entry for every connection of the user
+ * - entry:     `<frame>`                   a stream entry for every connection of the user: the
+ *                                          frame itself (a JSON object), its seq read from it
  * - transient: `t<connectionId>|<frame>`   a frame for every connection but the one named (may be empty)
  * - kick:      `x<code>|<sessionId>|<reason>` close the user's connections (of that session, if named)
  * - hide:      `h<peer>|`                 the user and peer block each other now: stop showing peer's presence
+ *
+ * An entry used to travel as `e<seq>|<frame>`; that is still read, so that instances of the
+ * previous version can share a bus with these during a rolling deploy.
  */
 export type RelayEvent =
   | { kind: 'entry', seq: number, frame: string }
@@ -15,13 +19,15 @@ export type RelayEvent =
   | { kind: 'kick', disconnect: Disconnect, sessionId: string }
   | { kind: 'hide', peer: string }
 
-export const encodeEntry = (seq: number, frame: string): string => `e${seq}|${frame}`
+/** An entry's frame as published: itself (not copied behind a header, then sliced off it again). */
+export const encodeEntry = (frame: string): string => frame
 export const encodeTransient = (frame: string, except = ''): string => `t${except}|${frame}`
 export const encodeHide = (peer: string): string => `h${peer}|`
 export const encodeKick = (disconnect: Disconnect, sessionId: string): string => `x${disconnect.code}|${sessionId}|${disconnect.reason}`
 
 /** undefined for a payload that is not a relay event (never thrown: it comes off the network). */
 export function decodeEvent (payload: string): RelayEvent | undefined {
+  if (payload[0] === '{') return decodeEntry(payload)
   const bar = payload.indexOf('|')
   if (bar < 1) return undefined
   const head = payload.slice(1, bar)
@@ -43,4 +49,19 @@ export function decodeEvent (payload: string): RelayEvent | undefined {
     }
   }
   return undefined
+}
+
+const SEQ_FIELD = ',"seq":'
+
+/**
+ * A stream entry's frame (`{"type":…,"id":…,"seq":…,…}`, frames.ts): its seq is the first
+ * "seq" field, ahead of any content (whose quotes are escaped, so it cannot fake one).
+ */
+function decodeEntry (frame: string): RelayEvent | undefined {
+  const at = frame.indexOf(SEQ_FIELD)
+  if (at < 0) return undefined
+  let seq = 0
+  let i = at + SEQ_FIELD.length
+  for (let code = frame.charCodeAt(i); code >= 48 && code <= 57; code = frame.charCodeAt(++i)) seq = seq * 10 + code - 48
+  return i > at + SEQ_FIELD.length && Number.isSafeInteger(seq) && seq > 0 ? { kind: 'entry', seq, frame } : undefined
 }

@@ -73,14 +73,21 @@ const changeFields = (m: StoredMessage): string =>
   (m.editedAt === null ? '' : `,"editedAt":"${new Date(m.editedAt).toISOString()}"`) + (m.deletedAt === null ? '' : `,"deletedAt":"${new Date(m.deletedAt).toISOString()}"`)
 
 /** A message as it is now (content "" and deletedAt once deleted; editedAt once edited). */
-export function messageFrame (m: StoredMessage, seq: number): string {
-  return `{"type":"message","id":${m.id},"seq":${seq},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
-    `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}${changeFields(m)}}`
+export function messageFrame (m: StoredMessage, seq: number, body = entryBody(m)): string {
+  return `{"type":"message","id":${m.id},"seq":${seq},${body}`
 }
 
 /** A change of a message (edited or deleted), with the message as it is now. */
-export function changeFrame (kind: 'edited' | 'deleted', m: StoredMessage, seq: number): string {
-  return `{"type":"${kind}","id":${m.id},"seq":${seq},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
+export function changeFrame (kind: 'edited' | 'deleted', m: StoredMessage, seq: number, body = entryBody(m)): string {
+  return `{"type":"${kind}","id":${m.id},"seq":${seq},${body}`
+}
+
+/**
+ * What follows the seq in a stream entry's frame: the same in the sender's and the
+ * recipient's stream, so a message published to both is escaped and formatted once.
+ */
+export function entryBody (m: StoredMessage): string {
+  return `"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
     `"content":${JSON.stringify(m.content)},"createdAt":"${iso(m.createdAt)}"${clientMsgIdField(m)}${changeFields(m)}}`
 }
 

@@ -5,7 +5,7 @@ import type { StoredMessage } from '../store/store.js'
 import type { Connection } from './connection.js'
 import type { Disconnect } from './disconnect.js'
 import { decodeEvent, encodeEntry, encodeHide, encodeKick, encodeTransient } from './events.js'
-import { changeFrame, messageFrame, sentFrame } from './frames.js'
+import { changeFrame, entryBody, messageFrame, sentFrame } from './frames.js'
 import { Registry } from './registry.js'
 
 /** How long a new connection waits for its bus subscription before going on anyway. */
@@ -64,15 +64,17 @@ export class Hub {
    */
   publish (message: StoredMessage, origin: Connection | undefined): void {
     origin?.offer(message.senderSeq, sentFrame(message), true)
+    const body = entryBody(message)
     // recipientSeq 0: a block hides the message from its recipient.
-    if (message.recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(message.recipientSeq, messageFrame(message, message.recipientSeq)))
-    void this.bus.publish(Channels.user(message.from), encodeEntry(message.senderSeq, messageFrame(message, message.senderSeq)))
+    if (message.recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(messageFrame(message, message.recipientSeq, body)))
+    void this.bus.publish(Channels.user(message.from), encodeEntry(messageFrame(message, message.senderSeq, body)))
   }
 
   /** A change of a message (edited or deleted) to every device of both users, at its seq in each stream (0: not in it). */
   publishChange (kind: 'edited' | 'deleted', message: StoredMessage, senderSeq: number, recipientSeq: number): void {
-    if (recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(recipientSeq, changeFrame(kind, message, recipientSeq)))
-    void this.bus.publish(Channels.user(message.from), encodeEntry(senderSeq, changeFrame(kind, message, senderSeq)))
+    const body = entryBody(message)
+    if (recipientSeq > 0) void this.bus.publish(Channels.user(message.to), encodeEntry(changeFrame(kind, message, recipientSeq, body)))
+    void this.bus.publish(Channels.user(message.from), encodeEntry(changeFrame(kind, message, senderSeq, body)))
   }
 
   /** A frame that is not a stream entry (receipt, typing) to every device of a user but `except`, on every instance. */
