@@ -6,10 +6,20 @@ import type { Transport, TransportEvents } from './transport.js'
 /** Frames held by one cork at most: a long batch goes out in pieces, not all at the end. */
 const MAX_CORKED_FRAMES = 64
 
+/** The transports corked in this synchronous run: one tick at its end uncorks them all. */
+let corkedTransports: WsTransport[] = []
+
+function uncorkAll (): void {
+  const transports = corkedTransports
+  // Swapped first: a frame sent while uncorking corks its socket again, for the next tick.
+  corkedTransports = []
+  for (const transport of transports) transport.uncork()
+}
+
 /**
  * A `ws` WebSocket as a Transport. Frames sent in one synchronous run (the fan-out of a commit
  * batch, an `ack`'s receipts) are corked on the TCP socket and written together when the run
- * ends: one system call for many frames instead of one each. The frames of the run itself are
+ * ends: one system call for many frames instead of one each, and one tick for every socket. The frames of the run itself are
  * left out of bufferedAmount (they go out at its end), so the slow-consumer check still sees
  * only what a client has not read.
  */
@@ -38,11 +48,11 @@ export class WsTransport implements Transport {
     if (tcp !== undefined) {
       if (this.corked === 0) {
         tcp.cork()
-        process.nextTick(() => { this.uncork() })
+        if (corkedTransports.push(this) === 1) process.nextTick(uncorkAll)
       } else if (this.corked >= MAX_CORKED_FRAMES) {
+        // Still in corkedTransports: the tick uncorks what is corked from here on.
         this.uncork()
         tcp.cork()
-        process.nextTick(() => { this.uncork() })
       }
       this.corked++
       this.corkedBytes += Buffer.byteLength(frame)
@@ -50,7 +60,8 @@ export class WsTransport implements Transport {
     this.socket.send(frame)
   }
 
-  private uncork (): void {
+  /** Writes the frames corked so far (at the end of the run, or at MAX_CORKED_FRAMES). */
+  uncork (): void {
     if (this.corked === 0) return
     this.corked = 0
     this.corkedBytes = 0
