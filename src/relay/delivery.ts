@@ -24,11 +24,20 @@ export interface SendResult {
   duplicate: boolean
 }
 
+/**
+ * How a send ends, told exactly once: stored (or found stored already: a retry), or refused.
+ * Called from the commit's loop, so neither may throw.
+ */
+export interface SendOutcome {
+  stored: (result: SendResult) => void
+  /** `clientMsgId`: the refused send's, if it had one. */
+  refused: (err: Error, clientMsgId: string | undefined) => void
+}
+
 interface Queued {
   message: NewMessage
   origin: Connection | undefined
-  resolve: (result: SendResult) => void
-  reject: (err: Error) => void
+  outcome: SendOutcome
 }
 
 // Most text has no surrogate at all: the cheap test first.
@@ -83,26 +92,36 @@ export class Delivery {
    * it gets `sent` (in its stream order) instead of a `message` frame.
    */
   send (request: SendRequest, origin?: Connection): Promise<SendResult> {
-    return new Promise((resolve, reject) => {
-      this.validate(request) // a throw here rejects the promise
+    return new Promise((resolve, reject) => { this.submit(request, origin, { stored: resolve, refused: reject }) })
+  }
+
+  /**
+   * send() for a caller that sends many (a WebSocket): `outcome` is told how it ended, with
+   * no promise per message. A send refused before it is queued is told at once.
+   */
+  submit (request: SendRequest, origin: Connection | undefined, outcome: SendOutcome): void {
+    try {
+      this.validate(request)
       // Refused before it is queued: a refused send is not accepted, so nothing accepted is dropped.
       const wait = request.onBehalf === true ? 0 : this.sendLimits.take(request.from)
       if (wait > 0) {
         this.metrics.limited('send')
         throw rateLimited(wait)
       }
-      this.queue.push({
-        message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
-        origin,
-        resolve,
-        reject
-      })
-      if (!this.scheduled && !this.flushing) {
-        this.scheduled = true
-        // Everything received in this turn of the event loop goes into one commit.
-        setImmediate(() => { void this.flush() })
-      }
+    } catch (err) {
+      outcome.refused(err as Error, request.clientMsgId)
+      return
+    }
+    this.queue.push({
+      message: { from: request.from, to: request.to, content: request.content, clientMsgId: request.clientMsgId ?? null, createdAt: Date.now() },
+      origin,
+      outcome
     })
+    if (!this.scheduled && !this.flushing) {
+      this.scheduled = true
+      // Everything received in this turn of the event loop goes into one commit.
+      setImmediate(() => { void this.flush() })
+    }
   }
 
   private validate (request: SendRequest): void {
@@ -133,7 +152,7 @@ export class Delivery {
       outcomes = await this.store.appendMessages(batch.map((q) => q.message))
     } catch (err) {
       this.log.error({ err, size: batch.length }, 'storing a batch of messages failed')
-      for (const q of batch) q.reject(new Errors.StoreUnavailable())
+      for (const q of batch) refuse(q, new Errors.StoreUnavailable())
       return
     }
     const committed = Date.now()
@@ -151,24 +170,28 @@ export class Delivery {
             // Stored is stored: devices that missed it get it on their next sync.
             this.log.error({ err, id: outcome.message.id }, 'fan-out failed')
           }
-          q.resolve({ message: outcome.message, duplicate: false })
+          q.outcome.stored({ message: outcome.message, duplicate: false })
           break
         case 'duplicate':
           q.origin?.send(sentFrame(outcome.message))
-          q.resolve({ message: outcome.message, duplicate: true })
+          q.outcome.stored({ message: outcome.message, duplicate: true })
           break
         case 'conflict':
-          q.reject(new Errors.IdempotencyConflict(q.message.clientMsgId))
+          refuse(q, new Errors.IdempotencyConflict(q.message.clientMsgId))
           break
         case 'unknown_recipient':
-          q.reject(new Errors.UnknownRecipient(q.message.to))
+          refuse(q, new Errors.UnknownRecipient(q.message.to))
           break
         case 'unknown_sender':
-          q.reject(new Errors.UnknownUser(q.message.from))
+          refuse(q, new Errors.UnknownUser(q.message.from))
           break
         default:
-          q.reject(new Errors.StoreUnavailable())
+          refuse(q, new Errors.StoreUnavailable())
       }
     })
   }
+}
+
+function refuse (q: Queued, err: Error): void {
+  q.outcome.refused(err, q.message.clientMsgId ?? undefined)
 }

@@ -7,7 +7,7 @@ import type { Presence } from '../presence/presence.js'
 import type { StreamReader } from '../store/store.js'
 import type { AckFrame, AuthFrame, ClientFrame, ReadFrame, SendFrame, SyncFrame } from '../schemas/frames.js'
 import { Connection } from './connection.js'
-import type { Delivery } from './delivery.js'
+import type { Delivery, SendOutcome } from './delivery.js'
 import type { MessageChanges } from './changes.js'
 import { Disconnect } from './disconnect.js'
 import { errorFrame, parseClientFrame, PONG_FRAME } from './frames.js'
@@ -33,7 +33,7 @@ const RATE_LIMIT_COOLDOWN_MS = 10_000
 export interface SocketDeps {
   tokens: Pick<Tokens, 'verify'>
   hub: Pick<Hub, 'register' | 'unregister' | 'count'>
-  delivery: Pick<Delivery, 'send'>
+  delivery: Pick<Delivery, 'submit'>
   changes: Pick<MessageChanges, 'edit' | 'delete'>
   receipts: Pick<Receipts, 'ack' | 'read'>
   typing: Pick<Typing, 'forConnection'>
@@ -249,22 +249,28 @@ export class SocketHandler implements TransportEvents {
   }
 
   private send (connection: Connection, frame: SendFrame): void {
-    this.deps.delivery
-      .send({ from: connection.userId, to: frame.to, content: frame.content, clientMsgId: frame.clientMsgId }, connection)
-      .catch((err: unknown) => {
-        const error = toPublicError(err)
-        connection.send(errorFrame(error, frame.clientMsgId))
-        // A client over its rate: stop reading its frames until it may send again, so that a
-        // flood of refused sends waits in the network instead of costing the server.
-        if (error.retryAfterMs === undefined) return
-        if (this.refusals.take()) {
-          this.transport.pause(Math.min(error.retryAfterMs, MAX_PAUSE_MS))
-        } else {
-          this.deps.log.info({ userId: connection.userId, connectionId: connection.id }, 'websocket closed: sends past the rate without waiting')
-          this.deps.cooldowns.start(connection.userId, RATE_LIMIT_COOLDOWN_MS)
-          connection.close(Disconnect.rateLimitIgnored)
-        }
-      })
+    this.deps.delivery.submit({ from: connection.userId, to: frame.to, content: frame.content, clientMsgId: frame.clientMsgId }, connection, this.sendOutcome)
+  }
+
+  /** How this socket's sends end: `sent` went out with the fan-out; a refusal is answered here. */
+  private readonly sendOutcome: SendOutcome = {
+    stored: () => {},
+    refused: (err, clientMsgId) => {
+      const connection = this.connection
+      if (connection === null) return
+      const error = toPublicError(err)
+      connection.send(errorFrame(error, clientMsgId))
+      // A client over its rate: stop reading its frames until it may send again, so that a
+      // flood of refused sends waits in the network instead of costing the server.
+      if (error.retryAfterMs === undefined) return
+      if (this.refusals.take()) {
+        this.transport.pause(Math.min(error.retryAfterMs, MAX_PAUSE_MS))
+      } else {
+        this.deps.log.info({ userId: connection.userId, connectionId: connection.id }, 'websocket closed: sends past the rate without waiting')
+        this.deps.cooldowns.start(connection.userId, RATE_LIMIT_COOLDOWN_MS)
+        connection.close(Disconnect.rateLimitIgnored)
+      }
+    }
   }
 
   /** `fallbackCursor`: where a refused resume leaves the connection (at connect only). */
