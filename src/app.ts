@@ -62,12 +62,6 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   })
   fastify.decorate('lifecycle', { draining: false, closing: false })
   fastify.addHook('preClose', async () => { fastify.lifecycle.closing = true })
-  // A request that reaches a closing server (on a kept-alive connection) gets a body with a code, and the hint to reconnect.
-  fastify.addHook('onRequest', async (_request, reply) => {
-    if (!fastify.lifecycle.closing) return
-    void reply.header('connection', 'close')
-    throw new Errors.ShuttingDown()
-  })
   // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
@@ -83,6 +77,14 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   }
   await fastify.register(metricsPlugin)
   await fastify.register(websocketPlugin)
+  // A request that reaches a closing server (on a kept-alive connection) gets a body with a code, and the hint to reconnect.
+  // After the WebSocket server's hooks: a refused upgrade (a client reconnecting at once) must
+  // still have its socket closed, or the server's close waits for it for ever.
+  fastify.addHook('onRequest', async (_request, reply) => {
+    if (!fastify.lifecycle.closing) return
+    void reply.header('connection', 'close')
+    throw new Errors.ShuttingDown()
+  })
   await fastify.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => {

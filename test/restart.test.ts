@@ -1,4 +1,5 @@
 import t from 'tap'
+import { connect } from 'node:net'
 import { Client, JWT_SECRET, api, sleep, startServer, tempDir, users } from './helpers.js'
 import { exitOf, listening, spawnServer } from './process.js'
 
@@ -129,6 +130,31 @@ t.test('a client that never answers the close does not hold the shutdown: it is 
   t.ok(took >= 1000, 'after giving the client time to answer')
   socket.resume()
   t.same(await c.closed, { code: 4000, reason: 'server_shutdown' }, 'the client still reads why: reconnect elsewhere')
+})
+
+t.test('a WebSocket upgrade that reaches a closing server is answered 503 and its socket closed: it does not hold the shutdown', async (t) => {
+  const server = await startServer(t)
+  const [alice] = await users(server, 'alice')
+  // A client that does not answer the close keeps the server closing (and listening) a while.
+  const slow = await Client.connect(server, alice)
+  const slowSocket = (slow.ws as unknown as { _socket: { pause: () => void } })._socket
+  slowSocket.pause()
+  const started = Date.now()
+  const closing = server.app.close()
+  await sleep(100)
+  // A client reconnecting at once, as told by the close: a raw upgrade that keeps its end open.
+  const port = Number(new URL(server.url).port)
+  const raw = connect(port, '127.0.0.1')
+  let answer = ''
+  raw.on('data', (chunk) => { answer += chunk.toString() })
+  const ended = new Promise<void>((resolve) => { raw.on('close', () => { resolve() }) })
+  raw.write(`GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  await ended
+  t.match(answer, /^HTTP\/1\.1 503/, 'told to go elsewhere')
+  t.match(answer, /shutting_down/)
+  await closing
+  t.ok(Date.now() - started < 5000, `the close finished in ${Date.now() - started} ms`)
 })
 
 t.test('kill -9 at many points of the index writer (runs written in slices): nothing acknowledged lost, streams dense, unread counts exact after restart', async (t) => {
