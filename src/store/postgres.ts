@@ -31,6 +31,9 @@ const SESSION_COLUMNS = 'id, user_id AS "userId", created_at AS "createdAt", rev
 
 type Client = pg.PoolClient
 
+/** Attempts at a transaction PostgreSQL aborts for a deadlock (40P01) or a serialization conflict (40001). */
+const TX_ATTEMPTS = 4
+
 /**
  * Whether a pg error says the database cannot be reached right now (the connection was cut,
  * the server is shutting down or full) rather than that the statement is wrong: SQLSTATE
@@ -93,9 +96,26 @@ export class PostgresStore implements Store, OutboxStore {
 
   /**
    * Runs `work` in a transaction on one connection. A connection that is lost meanwhile fails
-   * this transaction only (StoreUnavailable, retryable) and is dropped from the pool.
+   * this transaction only (StoreUnavailable, retryable) and is dropped from the pool. A
+   * transaction PostgreSQL aborts to break a deadlock or a serialization conflict is made
+   * again (its work rolled back whole): two instances' batches and webhook senders lock rows
+   * in orders that can cross, and the one chosen to give way should not fail its sends.
    */
   private async tx<T> (work: (client: Client) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.txOnce(work)
+      } catch (err) {
+        const { code } = err as { code?: unknown }
+        if (attempt >= TX_ATTEMPTS || (code !== '40P01' && code !== '40001')) throw err
+        this.log.warn({ err: (err as Error).message, attempt }, 'postgres: transaction aborted by a conflict; making it again')
+        // Apart, so that the two do not meet again at once.
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt))
+      }
+    }
+  }
+
+  private async txOnce<T> (work: (client: Client) => Promise<T>): Promise<T> {
     const client = await this.pool.connect().catch((err: unknown) => { throw this.failure(err) })
     // A checked-out connection that drops between two queries emits 'error'; with no listener
     // that would end the process. The query in flight, or the next one, fails instead.

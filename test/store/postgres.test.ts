@@ -52,6 +52,27 @@ if (url !== undefined) {
     t.same(await first.streamState('hub'), { lastSeq: 120, ackedSeq: 0 })
   })
 
+  t.test('a batch PostgreSQL aborts to break a deadlock is made again: its sends are stored, not refused', async (t) => {
+    const store = await open()
+    t.teardown(() => store.close())
+    for (const id of ['a', 'b']) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
+    // Another transaction (a webhook sender, say) holds bob's row and then wants alice's,
+    // while the batch holds alice's and waits for bob's: a deadlock, and the batch, which
+    // waited first, is the one PostgreSQL aborts.
+    const other = new pg.Client({ connectionString: url, options: `-c search_path=${schemas[schemas.length - 1] as string}` })
+    await other.connect()
+    t.teardown(() => other.end())
+    await other.query('BEGIN')
+    await other.query('SELECT 1 FROM users WHERE id = \'b\' FOR UPDATE')
+    const appended = store.appendMessages([{ from: 'a', to: 'b', content: 'through a deadlock', clientMsgId: null, createdAt: 1 }])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const crossing = other.query('SELECT 1 FROM users WHERE id = \'a\' FOR UPDATE').then(async () => await other.query('COMMIT'))
+    const [outcome] = await appended
+    await crossing
+    t.match(outcome, { status: 'stored', message: { content: 'through a deadlock', senderSeq: 1, recipientSeq: 1 } })
+    t.same((await store.readStream('b', 0, 10)).map((e) => e.message.content), ['through a deadlock'], 'stored once')
+  })
+
   t.test('the same retry sent through two instances at once is stored once; the other gets the duplicate', async (t) => {
     const schema = `duolog_test_${randomBytes(6).toString('hex')}`
     schemas.push(schema)
