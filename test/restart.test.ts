@@ -182,7 +182,13 @@ t.test('kill -9 at many points of the index writer (runs written in slices): not
         }
       }
     })
-    await sleep(300 + Math.random() * 900)
+    // Even rounds: killed while appending (and right after the start's own indexing); odd
+    // rounds: inside the first run of slices, which starts 5 s after the first message.
+    const started = Date.now()
+    const killAt = round % 2 === 0 ? 300 + Math.random() * 900 : 5000 + Math.random() * 1500
+    const before = acknowledged.size
+    // At least 100 acknowledged before the kill, however slow the machine.
+    while (Date.now() - started < killAt || acknowledged.size - before < 100) await sleep(20)
     const exited = exitOf(child)
     child.kill('SIGKILL')
     running.stop = true
@@ -191,7 +197,7 @@ t.test('kill -9 at many points of the index writer (runs written in slices): not
     child = spawnServer(env(dataDir))
     url = await listening(child)
   }
-  t.ok(acknowledged.size > 1000, `${acknowledged.size} messages acknowledged over 6 kills`)
+  t.ok(acknowledged.size >= 600, `${acknowledged.size} messages acknowledged over 6 kills`)
 
   for (const user of ids) {
     const stream: any[] = []

@@ -94,7 +94,9 @@ t.test('reads over HTTP: the burst is served, then 429 with Retry-After; history
   statuses.push((await api(server, 'GET', '/v1/sync?after=0', { token: alice })).status)
   statuses.push((await api(server, 'GET', '/v1/conversations/bob/messages', { token: alice })).status)
   statuses.push((await api(server, 'GET', '/v1/sync?after=0&limit=90', { token: alice })).status)
-  const refused = await api(server, 'GET', '/v1/conversations/bob/messages?limit=20', { token: alice })
+  // A page of 100 needs 90 more turns than are left: refused unless the first three took 0.9 s
+  // (a page of 20, as before, was served on a slow machine: the bucket refills 100 a second).
+  const refused = await api(server, 'GET', '/v1/conversations/bob/messages?limit=100', { token: alice })
   t.same(statuses, [200, 200, 200], '100 + 50 + 90 of 250')
   t.equal(refused.status, 429)
   t.equal(refused.body.error.code, 'rate_limited')
