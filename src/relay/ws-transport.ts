@@ -19,9 +19,9 @@ function uncorkAll (): void {
 /**
  * A `ws` WebSocket as a Transport. Frames sent in one synchronous run (the fan-out of a commit
  * batch, an `ack`'s receipts) are corked on the TCP socket and written together when the run
- * ends: one system call for many frames instead of one each, and one tick for every socket. The frames of the run itself are
- * left out of bufferedAmount (they go out at its end), so the slow-consumer check still sees
- * only what a client has not read.
+ * ends: one system call for many frames instead of one each, and one tick for every socket.
+ * The frames of the run itself are left out of bufferedAmount (they go out at its end), so
+ * the slow-consumer check still sees only what a client has not read.
  */
 export class WsTransport implements Transport {
   /** ws's TCP socket (not part of its typed API, hence looked up once and checked). */
