@@ -116,6 +116,26 @@ export function presenceContract (t: Test, makeCluster: (t: Test) => Promise<Pre
     t.same(await b.sweep(T0 + LEASE + 5), [], 'a renewal of nobody changes nothing')
   })
 
+  t.test('among thousands of renewed users, exactly the lapsed ones are swept, however recent the last sweep', async (t) => {
+    const { a, b } = await setup(t, 'ivan')
+    const many = Array.from({ length: 2000 }, (_, i): [string, number] => [`m${i}`, 1])
+    for (const [userId] of many) await a.connect('A', userId, 1, T0, T0 + LEASE)
+    await a.connect('A', 'ivan', 1, T0, T0 + LEASE)
+    // Everyone but ivan is renewed; ivan's instance vouches for him no more.
+    await a.refresh('A', many, T0 + 3000, T0 + 3000 + LEASE)
+    t.same(await b.sweep(T0 + LEASE - 1), [], 'nothing has run out yet')
+    t.same(await b.sweep(T0 + LEASE + 1), [{ userId: 'ivan', lastSeen: T0 }], 'only ivan')
+    // Right after a sweep, a short lease (a grace) still ends on time.
+    await a.linger('A', 'm7', T0 + LEASE + 2, T0 + LEASE + 2 + GRACE)
+    t.same(await b.sweep(T0 + LEASE + 1 + GRACE), [], 'not before its grace')
+    t.same(await b.sweep(T0 + LEASE + 3 + GRACE), [{ userId: 'm7', lastSeen: T0 + LEASE + 2 }], 'swept when its grace ran out')
+    t.same(await b.sweep(T0 + 3000 + LEASE - 1), [], 'the renewed ones last their lease')
+    // (A sweep may report a bounded number at a time: Redis's does.)
+    let swept = 0
+    for (let n = -1; n !== 0; swept += n) n = (await b.sweep(T0 + 3000 + LEASE + 1)).length
+    t.equal(swept, 1999, 'then all of them')
+  })
+
   t.test('a lingering entry of a dead instance ends after the grace, lastSeen when it closed', async (t) => {
     const { a, b, events } = await setup(t, 'hank')
     await a.connect('A', 'hank', 1, T0, T0 + LEASE)
