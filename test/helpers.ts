@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import Database from 'better-sqlite3'
 import { retainForProcessLifetime } from '../src/store/sqlite.js'
@@ -139,6 +140,11 @@ export class Client {
 
   send (frame: unknown): void {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  /** The TCP socket under the WebSocket (not in ws's typed API): to stop reading, or to cork writes. */
+  get tcp (): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket
   }
 
   /** The next frame in arrival order; with a type, it must be of that type. */

@@ -104,7 +104,7 @@ t.test('a request that reaches a closing server gets 503 shutting_down with a co
   const [alice] = await users(server, 'alice')
   const c = await Client.connect(server, alice)
   // The client stops reading: its close handshake hangs, and the server is closing but still listening.
-  const socket = (c.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  const socket = c.tcp
   socket.pause()
   const closing = server.app.close()
   await sleep(100)
@@ -120,7 +120,7 @@ t.test('a client that never answers the close does not hold the shutdown: it is 
   const [alice] = await users(server, 'alice')
   const c = await Client.connect(server, alice)
   // The client stops reading for good (a frozen tab, a phone that lost its network).
-  const socket = (c.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  const socket = c.tcp
   socket.pause()
   const started = Date.now()
   await server.app.close()
@@ -137,8 +137,7 @@ t.test('a WebSocket upgrade that reaches a closing server is answered 503 and it
   const [alice] = await users(server, 'alice')
   // A client that does not answer the close keeps the server closing (and listening) a while.
   const slow = await Client.connect(server, alice)
-  const slowSocket = (slow.ws as unknown as { _socket: { pause: () => void } })._socket
-  slowSocket.pause()
+  slow.tcp.pause()
   const started = Date.now()
   const closing = server.app.close()
   await sleep(100)

@@ -75,7 +75,7 @@ t.test('frames sent before `ready` are held up to a bound; a client that keeps g
   const [alice] = await users(server, 'alice', 'bob')
   const c = await Client.connect(server, undefined, { waitReady: false })
   // All in one write: the server reads them in one turn, before the connection can be ready.
-  const socket = (c.ws as unknown as { _socket: { cork: () => void, uncork: () => void } })._socket
+  const socket = c.tcp
   socket.cork()
   c.ws.send(JSON.stringify({ type: 'auth', token: alice }))
   for (let i = 0; i < 500; i++) c.ws.send(JSON.stringify({ type: 'ping' }))

@@ -61,7 +61,7 @@ t.test('dead connections leave the registry within the heartbeat bound', async (
   await Client.connect(server, bob)
   t.match(await api(server, 'GET', '/v1/presence/alice', { token: bob }), { body: { online: true } })
   // Stop reading: the client no longer answers pings, like a phone that lost its network.
-  ;(a.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  a.tcp.pause()
   const start = Date.now()
   await eventually(async () => (await api(server, 'GET', '/v1/presence/alice', { token: bob })).body.online === false, 3000)
   const took = Date.now() - start
@@ -84,7 +84,7 @@ t.test('a client that does not read is disconnected, not buffered forever', asyn
   const server = await startServer(t, { DUOLOG_WS_MAX_BUFFERED_BYTES: '1024' })
   const [alice, bob] = await users(server, 'alice', 'bob')
   const a = await Client.connect(server, alice)
-  ;(a.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  a.tcp.pause()
   const b = await Client.connect(server, bob)
   const big = 'x'.repeat(4000)
   // About 12 MB: more than the kernel's socket buffers hold, so the server's own buffer grows.
@@ -92,7 +92,7 @@ t.test('a client that does not read is disconnected, not buffered forever', asyn
   for (let i = 0; i < 3000; i++) await b.next('sent', 20_000)
   t.pass('the sender is never blocked by a slow reader')
   await eventually(() => server.app.relay.hub.registry.count('alice') === 0)
-  ;(a.ws as unknown as { _socket: { resume: () => void } })._socket.resume()
+  a.tcp.resume()
   // 4003 slow_consumer when the close frame got through; 1006 when the server had to cut it.
   t.ok([4003, 1006].includes((await a.closed).code), 'the connection was closed by the server')
   const again = await Client.connect(server, alice, { after: 0 })
