@@ -11,8 +11,9 @@ import { Disconnect } from '../relay/disconnect.js'
 const CLOSE_ANSWER_MS = 2000
 
 /**
- * The WebSocket server. Registered before every other hook, so that an upgrade request
- * refused by any hook (401, 400...) still has its socket closed after the HTTP answer.
+ * The WebSocket server. Registered before every hook that can refuse a request (the app's
+ * 503 while closing, auth, rate limits), so that a refused upgrade request (401, 400, 503...)
+ * still has its socket closed after the HTTP answer.
  */
 async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
   await fastify.register(websocket, {
