@@ -16,7 +16,9 @@
 // the bare `ws` relay (echo), the ack-ing relay (forward + a small ack: the floor) and duolog
 // (every message stored before `sent`), delivered messages/s, p50/p99 latency, server CPU
 // microseconds per delivered message, and each server's event-loop delay (max, p99) over the window
-// (bench/loop-delay.ts, the same in every server).
+// (bench/loop-delay.ts, the same in every server). Each round first reads the event-loop delay
+// of a Node.js process that does nothing, on the same CPU for as long: what the machine alone
+// holds a loop for, below which no server's max can go.
 // --scenario cluster: one duolog on SQLite, one on PostgreSQL, and two on PostgreSQL + Redis
 // with each pair's two clients on different instances (every message crosses Redis); the
 // CPU of PostgreSQL's and Redis's processes is counted too (BENCH_DATABASE_URL, BENCH_REDIS_URL).
@@ -189,6 +191,25 @@ async function dropSchema (schema: string): Promise<void> {
   await client.end()
 }
 
+/**
+ * The event-loop delay of a process that does nothing (bench/idle-process.ts) on the servers'
+ * CPU, over a window as long as theirs: how long the machine alone holds a loop.
+ */
+async function idleLoopDelay (): Promise<{ max: number, p99: number }> {
+  const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
+  const loopFile = join(work, 'loop-delay.json')
+  const idle = spawnPinned(0, here('./idle-process.ts'), { BENCH_LOOP_FILE: loopFile })
+  try {
+    await new Promise((resolve) => setTimeout(resolve, Number(values.warmup) * 1000))
+    await eventLoopDelay(idle, loopFile)
+    await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000))
+    return await eventLoopDelay(idle, loopFile)
+  } finally {
+    idle.kill('SIGKILL')
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
 async function measure (target: Target): Promise<Result> {
   const { name, mode, entry } = target
   const work = mkdtempSync(join(tmpdir(), 'duolog-bench-'))
@@ -290,8 +311,10 @@ const ratios: number[] = []
 const floorRatios: number[] = []
 const versusBaseline: number[] = []
 const clusterRatios: Array<{ cost: number, throughput: number, p99: number, p50Added: number }> = []
+const idleLoops: Array<{ max: number, p99: number }> = []
 for (let round = 1; round <= rounds; round++) {
   const inRound: Result[] = []
+  if (values.scenario !== 'cluster') idleLoops.push(await idleLoopDelay())
   for (const target of targets) {
     if (values.only !== undefined && values.only !== target.mode) continue
     inRound.push(await measure({ ...target, name: rounds > 1 ? `${target.name}, round ${round}` : target.name }))
@@ -315,6 +338,10 @@ const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2
 const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms', 'KB/idle conn']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
+if (idleLoops.length > 0) {
+  process.stdout.write('\nevent-loop delay of an idle Node.js process on the servers\' CPU, same window, each round: ' +
+    `max ${idleLoops.map((l) => ms(l.max)).join(', ')} ms; p99 ${idleLoops.map((l) => ms(l.p99)).join(', ')} ms\n`)
+}
 const median = (list: number[]): string => ([...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] as number).toFixed(2)
 if (floorRatios.length > 0) {
   process.stdout.write(`\nduolog / ack-ing floor server CPU per delivered message, each round's servers measured back to back: ${floorRatios.map((r) => r.toFixed(2) + 'x').join(', ')}` +
