@@ -10,7 +10,11 @@ const REFRESH_SLICE = 1000
 export interface TrackerOptions {
   leaseMs: number
   graceMs: number
-  /** This instance's connected users and their connection counts, for lease renewal. */
+  /**
+   * This instance's connected users and their connection counts, for lease renewal: a live
+   * view (a renewal reads it over several turns of the event loop, and must not renew a user
+   * who has left meanwhile).
+   */
   localUsers: () => Iterable<[string, number]>
   /** A user went offline because an instance's lease on them ran out (the instance died). */
   onExpired: (userId: string, lastSeen: number) => void
@@ -76,15 +80,23 @@ export class PresenceTracker {
 
   private refresh (): void {
     const now = Date.now()
-    const users = [...this.options.localUsers()]
     // In slices a turn of the event loop apart, so that one renewal never holds Redis, nor
-    // this process (19,000 users renewed at once held it for tens of ms), for long.
-    const renew = (from: number): void => {
+    // this process (19,000 users renewed at once held it for tens of ms), for long. The users
+    // are read as the slices go, not copied first: one who left between two slices is not
+    // renewed (that would undo the grace their last close started, and keep them online until
+    // the lease ran out), and no copy of every user outlives the turns.
+    const users = this.options.localUsers()[Symbol.iterator]()
+    const renew = (): void => {
       if (this.closed) return
-      this.run(this.store.refresh(this.instance, users.slice(from, from + REFRESH_SLICE), now, now + this.options.leaseMs))
-      if (from + REFRESH_SLICE < users.length) setImmediate(() => { renew(from + REFRESH_SLICE) })
+      const slice: Array<[string, number]> = []
+      for (let next = users.next(); next.done !== true; next = users.next()) {
+        if (slice.push(next.value) === REFRESH_SLICE) break
+      }
+      if (slice.length === 0) return
+      this.run(this.store.refresh(this.instance, slice, now, now + this.options.leaseMs))
+      if (slice.length === REFRESH_SLICE) setImmediate(renew)
     }
-    if (users.length > 0) renew(0)
+    renew()
   }
 
   private sweep (): void {
