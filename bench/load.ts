@@ -2,6 +2,7 @@
 // one message in flight (the next goes when the previous is acknowledged). Reports, over the
 // measured window, the messages delivered to recipients and their latency.
 import { readFileSync } from 'node:fs'
+import { PerformanceObserver } from 'node:perf_hooks'
 import WebSocket from 'ws'
 
 const mode = process.env.MODE as 'duolog' | 'bare'
@@ -18,6 +19,13 @@ const tokens: string[] = mode === 'duolog' ? JSON.parse(readFileSync(process.env
 let measuring = false
 let delivered = 0
 const latencies: number[] = []
+
+// This process's own GC pauses in the window: a message that arrives during one is timed late
+// by as much, whichever server sent it (with 19,000 sockets, 20-45 ms every second or so).
+const gcPauses: Array<{ at: number, ms: number }> = []
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses.push({ at: entry.startTime, ms: entry.duration })
+}).observe({ entryTypes: ['gc'] })
 
 interface Peer { ws: WebSocket, id: string, partner: string, send: () => void }
 
@@ -100,7 +108,9 @@ running = false
 const seconds = (performance.now() - start) / 1000
 latencies.sort((a, b) => a - b)
 const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN
-process.send?.({ phase: 'result', delivered, seconds, p50: pct(0.5), p99: pct(0.99) }, () => {
+const inWindow = gcPauses.filter((pause) => pause.at >= start && pause.at <= start + seconds * 1000).map((pause) => pause.ms)
+const gcMs = inWindow.reduce((sum, ms) => sum + ms, 0)
+process.send?.({ phase: 'result', delivered, seconds, p50: pct(0.5), p99: pct(0.99), gcMax: Math.max(0, ...inWindow), gcShare: gcMs / (seconds * 1000) }, () => {
   for (const peer of peers) peer.ws.terminate()
   process.exit(0)
 })

@@ -122,6 +122,9 @@ interface Result {
   loopP99: number
   /** The servers' resident memory per connection while every connection is idle (--idle), in KB. */
   idleKb: number
+  /** The load generator's own GC pauses in the window: the longest (ms), and their share of the window. */
+  loadGcMax: number
+  loadGcShare: number
 }
 
 /**
@@ -249,7 +252,7 @@ async function measure (target: Target): Promise<Result> {
     let wall = 0
     let loop: Promise<{ max: number, p99: number }> = Promise.resolve({ max: NaN, p99: NaN })
     const scrape = (): Promise<{ max: number, p99: number }> => eventLoopDelay(servers[0] as ChildProcess, loopFile)
-    const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number }>((resolve, reject) => {
+    const result = await new Promise<{ delivered: number, seconds: number, p50: number, p99: number, gcMax: number, gcShare: number }>((resolve, reject) => {
       load.on('message', (msg: any) => {
         if (msg.phase === 'idle') idleKb = (rssKb(pids) - rssBefore) / (pairs * 2)
         if (msg.phase === 'start') { atStart = cpuByPid(pids); servicesAtStart = cpuByPid(services()); wall = -performance.now(); void scrape() }
@@ -269,7 +272,9 @@ async function measure (target: Target): Promise<Result> {
       servicesCpuPerMessage: servicesCpu / result.delivered,
       loopMax: (await loop).max,
       loopP99: (await loop).p99,
-      idleKb
+      idleKb,
+      loadGcMax: result.gcMax,
+      loadGcShare: result.gcShare
     }
   } finally {
     for (const server of servers) server.kill(values.profile === undefined ? 'SIGKILL' : 'SIGTERM')
@@ -334,8 +339,8 @@ for (let round = 1; round <= rounds; round++) {
   if (duolog !== undefined && baseline !== undefined) versusBaseline.push(duolog.cpuPerMessage / baseline.cpuPerMessage)
 }
 const ms = (v: number): string => Number.isNaN(v) ? '-' : v.toFixed(1)
-const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1), ms(r.loopMax), ms(r.loopP99), ms(r.idleKb)])
-const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms', 'KB/idle conn']
+const rows = results.map((r) => [r.name, r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.cpuPerMessage.toFixed(1), `${(r.cpuShare * 100).toFixed(0)}%`, r.servicesCpuPerMessage.toFixed(1), ms(r.loopMax), ms(r.loopP99), ms(r.idleKb), `${ms(r.loadGcMax)} / ${(r.loadGcShare * 100).toFixed(1)}%`])
+const header = ['server', 'delivered/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'PG+Redis CPU µs/msg', 'loop delay max ms', 'p99 ms', 'KB/idle conn', 'load GC max ms / share']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
 for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ') + '\n')
 if (idleLoops.length > 0) {
