@@ -6,11 +6,28 @@ import { writeSync } from 'node:fs'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { contentOf } from './checkpoint-crash-content.js'
 
+/**
+ * Writes all of text to stdout before returning (what is printed as acknowledged is in the
+ * pipe before the next batch). The pipe may be non-blocking: when the test is slow to read,
+ * a write is refused (EAGAIN) or partial, and is tried again.
+ */
+function print (text: string): void {
+  const bytes = Buffer.from(text)
+  let done = 0
+  while (done < bytes.length) {
+    try {
+      done += writeSync(1, bytes, done)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
+    }
+  }
+}
+
 const [dataDir, runArg] = process.argv.slice(2) as [string, string]
 const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 50, indexBatch: 300, indexSliceRows: 50, indexDelayMs: 20 })
 const users = ['a', 'b', 'c', 'd', 'e', 'f']
 for (const id of users) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
-writeSync(1, 'ready\n')
+print('ready\n')
 for (let batch = 0; ; batch++) {
   const messages = Array.from({ length: 50 }, (_, i) => {
     const from = users[(batch + i) % 6] as string
@@ -20,7 +37,7 @@ for (let batch = 0; ; batch++) {
   })
   const outcomes = await store.appendMessages(messages)
   const acked = messages.filter((_, i) => outcomes[i]?.status === 'stored').map((m) => `${m.from} ${m.to} ${m.clientMsgId}`)
-  writeSync(1, `acked ${acked.join(',')}\ncheckpointed ${store.checkpointer?.pages ?? 0}\n`)
+  print(`acked ${acked.join(',')}\ncheckpointed ${store.checkpointer?.pages ?? 0}\n`)
   // Index slices and the worker's messages run between batches.
   await new Promise((resolve) => setTimeout(resolve, 1))
 }
