@@ -3,12 +3,12 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AppendOutcome, ChangeOutcome, ConversationSummary, MessageChange, StreamEntry, HistoryQuery, NewMessage, ReadOutcome, RefreshOutcome, SessionRecord, Store, StoredMessage, StreamState, UserRecord } from './store.js'
 import { sqliteMigrations } from './migrations/sqlite.js'
-import { changeDrafts, changed, visibleTo, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, planAppend, readStep, refreshStep, type AppendLookups, type RefreshTokenRow } from './rules.js'
+import { changeDrafts, changed, entryKindCode, eventDrafts, messageCreatedDrafts, toEntry, orderedPair, planAppend, readStep, refreshStep, type AppendLookups, type RefreshTokenRow } from './rules.js'
 import { eventIdOf, followUpDrafts, planEvents, withRetryAsked, type Attempt, type ClaimedEvent, type DeliveryRecord, type DeliveryStatus, type EventDraft, type OutboxSettings, type OutboxStore, type RetryOutcome } from './outbox.js'
 import type { SqliteSynchronous } from '../config.js'
 import { silentLog, type Log } from '../log.js'
 import { Checkpointer } from './checkpointer.js'
-import { Tail, type TailEntry } from './tail.js'
+import { COUNTERS, CONVERSATION_INDEX, RECIPIENT_STREAM, RETRY_KEY, SENDER_STREAM, Tail, UserWrites, type TailEntry } from './tail.js'
 
 export interface SqliteStoreOptions {
   /** A directory (the file is duolog.db inside it) or ':memory:'. */
@@ -51,14 +51,6 @@ export interface SqliteStoreOptions {
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
   m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq, m.edited_at AS editedAt, m.deleted_at AS deletedAt`
 
-/** One row an index run writes. */
-type IndexWrite =
-  /** A user's counters for one peer, from the run's messages between them. */
-  | { table: 'conversations', user: string, peer: string, messages: TailEntry[] }
-  | { table: 'stream', user: string, seq: number, messageId: number }
-  | { table: 'conversation_index', lo: string, hi: string, messageId: number }
-  | { table: 'idempotency', sender: string, clientMsgId: string, messageId: number }
-
 /**
  * A run of the index writer: the tail's messages up to `upTo`, written one user at a time in
  * the users' order (every index is keyed by user first, so a slice touches one stretch of
@@ -68,21 +60,17 @@ type IndexWrite =
 interface IndexRun {
   /** The newest message of the batch: indexed_up_to once the run is complete. */
   upTo: number
-  /** Every user with a message in the batch, sorted. */
-  users: string[]
+  /** Every user with a message in the batch (tail user numbers), in their ids' order. */
+  users: Int32Array
+  /** Each user number's place in that order. */
+  rank: Int32Array
   /** The next user whose writes are made. */
   nextUser: number
   /** The writes of the user the run is in (a slice may end inside a user), and how many are made. */
-  pending: IndexWrite[]
-  pendingDone: number
+  writes: UserWrites
+  done: number
   /** Whether some of these writes may have been made before (a run cut short): counters then read their watermark. */
   recount: boolean
-}
-
-function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key)
-  if (list === undefined) map.set(key, [value])
-  else list.push(value)
 }
 
 /**
@@ -308,19 +296,18 @@ export class SqliteStore implements Store, OutboxStore {
     retainForProcessLifetime(this.stmts)
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => this.append(batch))
     this.sliceTx = db.transaction((run: IndexRun, deadline: number, rows: number) => {
+      const writes = run.writes
       for (let written = 0; written < rows; written++) {
-        if (run.pendingDone === run.pending.length) {
-          const user = run.users[run.nextUser]
-          if (user === undefined) break
-          run.nextUser++
-          run.pending = this.userWrites(user, run.upTo)
-          run.pendingDone = 0
+        while (run.done === writes.length && run.nextUser < run.users.length) {
+          this.tail.writesOf(run.users[run.nextUser++] as number, run.upTo, run.rank, writes)
+          run.done = 0
         }
-        this.indexWrite(run.pending[run.pendingDone++] as IndexWrite, run.recount)
+        if (run.done === writes.length) break
+        this.indexWrite(writes, run.done++, run.recount)
         // performance.now() costs about as much as a row: looked at every 8th.
         if ((written & 7) === 7 && performance.now() >= deadline) break
       }
-      const complete = run.nextUser === run.users.length && run.pendingDone === run.pending.length
+      const complete = run.nextUser === run.users.length && run.done === writes.length
       if (complete) this.stmts.setIndexedUpTo.run(run.upTo)
       return complete
     })
@@ -399,65 +386,46 @@ export class SqliteStore implements Store, OutboxStore {
   private planIndexRun (): IndexRun | undefined {
     const last = this.tail.last()
     if (last === undefined) return undefined
-    return { upTo: last.id, users: this.tail.userIds().sort(), nextUser: 0, pending: [], pendingDone: 0, recount: this.recount }
+    const { users, rank } = this.tail.runOrder()
+    return { upTo: last.id, users, rank, nextUser: 0, writes: new UserWrites(), done: 0, recount: this.recount }
+  }
+
+  /** Makes row i of a user's writes (see Tail.writesOf). */
+  private indexWrite (writes: UserWrites, i: number, recount: boolean): void {
+    const s = this.stmts
+    const t = this.tail
+    const slot = writes.slot(i)
+    switch (writes.kind(i)) {
+      case COUNTERS: this.countInto(writes, slot, writes.end(i), recount); break
+      case SENDER_STREAM: s.insertEntry.run(t.userId(t.sender(slot)), t.senderSeq(slot), t.id(slot)); break
+      case RECIPIENT_STREAM: s.insertEntry.run(t.userId(t.recipient(slot)), t.recipientSeq(slot), t.id(slot)); break
+      case CONVERSATION_INDEX: {
+        const from = t.userId(t.sender(slot))
+        const to = t.userId(t.recipient(slot))
+        s.insertConversation.run(from < to ? from : to, from < to ? to : from, t.id(slot))
+        break
+      }
+      case RETRY_KEY: s.insertIdempotency.run(t.userId(t.sender(slot)), t.clientMsgId(slot), t.id(slot)); break
+    }
   }
 
   /**
-   * The rows a run writes for one user, from the user's messages up to upTo: per peer (in
-   * order) the counters and the conversation's index rows (written by the pair's first user,
-   * or by the sender of a message a block hides: the only user whose tail holds it), then the
-   * stream entries (in seq order), then the retry keys of what the user sent.
+   * Adds to the user's counters for a peer its messages writes.byPeer[start] up to [end] that
+   * are above the counters' counted_up_to (so that doing it twice counts once).
    */
-  private userWrites (user: string, upTo: number): IndexWrite[] {
-    const writes: IndexWrite[] = []
-    const byPeer = new Map<string, TailEntry[]>()
-    const messages = this.tail.ofUser(user)
-    let end = 0
-    // In id order: the run's messages come first.
-    while (end < messages.length && (messages[end] as TailEntry).id <= upTo) end++
-    for (let i = 0; i < end; i++) {
-      const m = messages[i] as TailEntry
-      push(byPeer, m.from === user ? m.to : m.from, m)
-    }
-    for (const peer of [...byPeer.keys()].sort()) {
-      const withPeer = byPeer.get(peer) as TailEntry[]
-      writes.push({ table: 'conversations', user, peer, messages: withPeer })
-      const [lo, hi] = orderedPair(user, peer)
-      for (const m of withPeer) {
-        if (user === lo || m.recipientSeq === 0) writes.push({ table: 'conversation_index', lo, hi, messageId: m.id })
-      }
-    }
-    for (let i = 0; i < end; i++) {
-      const m = messages[i] as TailEntry
-      if (m.from === user) writes.push({ table: 'stream', user, seq: m.senderSeq, messageId: m.id })
-      if (m.to === user && m.recipientSeq > 0) writes.push({ table: 'stream', user, seq: m.recipientSeq, messageId: m.id })
-    }
-    for (let i = 0; i < end; i++) {
-      const m = messages[i] as TailEntry
-      if (m.from === user && m.clientMsgId !== null) writes.push({ table: 'idempotency', sender: user, clientMsgId: m.clientMsgId, messageId: m.id })
-    }
-    return writes
-  }
-
-  private indexWrite (w: IndexWrite, recount: boolean): void {
-    const s = this.stmts
-    switch (w.table) {
-      case 'conversations': this.countInto(w.user, w.peer, w.messages, recount); break
-      case 'stream': s.insertEntry.run(w.user, w.seq, w.messageId); break
-      case 'conversation_index': s.insertConversation.run(w.lo, w.hi, w.messageId); break
-      case 'idempotency': s.insertIdempotency.run(w.sender, w.clientMsgId, w.messageId); break
-    }
-  }
-
-  /** Adds to user's counters for peer the messages above its counted_up_to (so that doing it twice counts once). */
-  private countInto (user: string, peer: string, messages: readonly TailEntry[], recount: boolean): void {
+  private countInto (writes: UserWrites, start: number, end: number, recount: boolean): void {
+    const t = this.tail
+    const user = t.userId(writes.user)
+    const peer = t.userId(t.peerOf(writes.user, writes.byPeer[start] as number))
     const counted = recount ? (this.stmts.countedUpTo.get(user, peer) as number | undefined) ?? 0 : 0
     let received = 0
     let newest = 0
-    for (const m of messages) {
-      if (m.id <= counted) continue
-      if (m.to === user) received++
-      newest = Math.max(newest, m.id)
+    for (let i = start; i < end; i++) {
+      const slot = writes.byPeer[i] as number
+      const id = t.id(slot)
+      if (id <= counted) continue
+      if (t.recipient(slot) === writes.user) received++
+      newest = Math.max(newest, id)
     }
     if (newest > 0) this.stmts.upsertConversation.run(user, peer, newest, received, newest)
   }
@@ -738,10 +706,10 @@ export class SqliteStore implements Store, OutboxStore {
     const after = query.after ?? 0
     // Newest first: the unindexed (newest) messages, then the index.
     const page: StoredMessage[] = []
-    const pending = this.tail.ofPair(userId, peer)
+    const pending = this.tail.visibleBetween(userId, peer)
     for (let i = pending.length - 1; i >= 0 && page.length < query.limit; i--) {
       const m = pending[i] as TailEntry
-      if (m.id < before && m.id > after && visibleTo(m, userId)) page.push(this.stmts.messageById.get(m.id) as StoredMessage)
+      if (m.id < before && m.id > after) page.push(this.stmts.messageById.get(m.id) as StoredMessage)
     }
     if (page.length === query.limit) return page
     const [lo, hi] = orderedPair(userId, peer)
@@ -788,7 +756,7 @@ export class SqliteStore implements Store, OutboxStore {
   }
 
   async hasConversation (a: string, b: string): Promise<boolean> {
-    return this.row(a, b).lastMessageId > 0 || this.tail.ofPair(a, b).some((m) => visibleTo(m, a))
+    return this.row(a, b).lastMessageId > 0 || this.tail.visibleBetween(a, b).length > 0
   }
 
   async block (blocker: string, blocked: string, at: number): Promise<void> {
@@ -819,14 +787,14 @@ export class SqliteStore implements Store, OutboxStore {
   private markReadTx (userId: string, peer: string, upTo: number): ReadOutcome {
     return this.db.transaction((): ReadOutcome => {
       const mine = this.row(userId, peer)
-      const pending = this.tail.ofPair(userId, peer)
-      const newestPending = pending.findLast((m) => visibleTo(m, userId))?.id ?? 0
+      const pending = this.tail.visibleBetween(userId, peer)
+      const newestPending = pending.at(-1)?.id ?? 0
       const step = readStep(Math.max(mine.lastMessageId, newestPending), mine.readUpTo, upTo)
       if (step.status !== 'advance') return step
       // Count the peer's messages the marker passes over, indexed and not yet indexed.
       const [lo, hi] = orderedPair(userId, peer)
       let nowRead = this.stmts.countIncoming.get(lo, hi, step.from, Math.min(upTo, this.indexedUpTo), peer) as number
-      for (const m of pending) if (m.from === peer && m.recipientSeq > 0 && m.id > step.from && m.id <= upTo) nowRead++
+      for (const m of pending) if (m.from === peer && m.id > step.from && m.id <= upTo) nowRead++
       this.stmts.setRead.run(userId, peer, upTo, nowRead)
       this.writeEvents(eventDrafts(this.outbox, 'message.read', { userId, peer, readUpTo: upTo }, [userId, peer]))
       return { status: 'advanced', readUpTo: upTo }
