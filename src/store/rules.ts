@@ -21,15 +21,6 @@ export function toEntry (row: StoredMessage & { entrySeq: number, entryKind: num
   return { seq: entrySeq, kind: ENTRY_KINDS[entryKind] ?? 'message', message }
 }
 
-/** Whether a user of the message sees it: its sender always, its recipient unless a block hid it. */
-export const visibleTo = (m: Pick<StoredMessage, 'from' | 'recipientSeq'>, userId: string): boolean => m.from === userId || m.recipientSeq > 0
-
-/** One string for a pair, the same from either side. */
-export function pairKey (a: string, b: string): string {
-  const [lo, hi] = orderedPair(a, b)
-  return `${lo}\n${hi}`
-}
-
 /** A sender's clientMsgId: retries are recognized per sender. */
 export function retryKey (sender: string, clientMsgId: string): string {
   return `${sender}\n${clientMsgId}`
