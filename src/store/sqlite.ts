@@ -402,6 +402,7 @@ export class SqliteStore implements Store, OutboxStore {
       case CONVERSATION_INDEX: {
         const from = t.userId(t.sender(slot))
         const to = t.userId(t.recipient(slot))
+        // orderedPair's order, without the array it makes for every message.
         s.insertConversation.run(from < to ? from : to, from < to ? to : from, t.id(slot))
         break
       }
