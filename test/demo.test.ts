@@ -82,6 +82,8 @@ if (executablePath !== undefined) {
     t.same(await messages(back), ['hello bob', 'hi alice', 'are you there?', 'second while away'])
     await alice.locator('#messages li.mine', { hasText: 'second while away' }).locator('.mark', { hasText: 'read' }).waitFor()
     t.pass('read marks reach alice after bob comes back')
+    // Closed before the server: a page left open reconnects while the server closes, which held its close for minutes once.
+    await Promise.all([alice.context().close(), back.context().close()])
   })
 
   t.test('history is paged on scroll: the oldest messages load when the list is scrolled to the top', async (t) => {
@@ -100,6 +102,7 @@ if (executablePath !== undefined) {
     await carol.getByRole('list', { name: 'Messages' }).getByText('old 1', { exact: true }).waitFor()
     const all = await messages(carol)
     t.same(all, Array.from({ length: 70 }, (_, i) => `old ${i + 1}`), 'then the older page, above it, in order')
+    await carol.context().close()
   })
 
   t.test('the demo is off with DUOLOG_DEMO=false, and in production unless asked for', async (t) => {
