@@ -48,20 +48,35 @@ export interface AppOptions {
   config: Config
 }
 
+/**
+ * How long the requests in flight when the server closes get to finish (ms). Then their
+ * connections are cut; a send cut off is stored or not, and its retry never duplicates it.
+ */
+const IN_FLIGHT_GRACE_MS = 5000
+
 /** The whole application as a plugin. It never listens: src/server.ts does that. */
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.addHook('onRequest', async (request, reply) => { void reply.header('x-request-id', request.id) })
   // The answers to one connection's pipelined sends come out of one commit together: written
   // while the socket is corked, they leave in one system call instead of one each.
-  fastify.addHook('onSend', async (request) => {
+  fastify.addHook('onSend', async (request, reply) => {
+    // Once closing, every answer ends its connection: kept alive, an idle connection would
+    // hold the close for the keep-alive timeout (72 s).
+    if (fastify.lifecycle.closing) void reply.header('connection', 'close')
     const socket = request.raw.socket
     if (socket === null || socket.writableCorked > 0) return
     socket.cork()
     process.nextTick(uncork, socket)
   })
   fastify.decorate('lifecycle', { draining: false, closing: false })
-  fastify.addHook('preClose', async () => { fastify.lifecycle.closing = true })
+  let cutOff: NodeJS.Timeout | undefined
+  fastify.addHook('preClose', async () => {
+    fastify.lifecycle.closing = true
+    // A client that stopped halfway through a request must not hold the close for ever.
+    cutOff = setTimeout(() => { fastify.server.closeAllConnections() }, IN_FLIGHT_GRACE_MS).unref()
+  })
+  fastify.addHook('onClose', async () => { clearTimeout(cutOff) })
   // Bodies are JSON; a text/plain one would be parsed as a string and refused as 400 by the schema.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(configPlugin, { config: opts.config })
@@ -82,7 +97,6 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // still have its socket closed, or the server's close waits for it for ever.
   fastify.addHook('onRequest', async (_request, reply) => {
     if (!fastify.lifecycle.closing) return
-    void reply.header('connection', 'close')
     throw new Errors.ShuttingDown()
   })
   await fastify.register(rateLimit, {

@@ -11,6 +11,9 @@ const env = (dataDir: string): Record<string, string> => ({
   DUOLOG_AUTH_RATE_LIMIT: '100000',
   DUOLOG_SEND_RATE: '1000000',
   DUOLOG_SEND_BURST: '1000000',
+  // The crash tests read back every stream: thousands of messages per user on a fast machine.
+  DUOLOG_READ_RATE: '1000000',
+  DUOLOG_READ_BURST: '1000000',
   DUOLOG_DRAIN_MS: '0'
 })
 
@@ -154,6 +157,52 @@ t.test('a WebSocket upgrade that reaches a closing server is answered 503 and it
   t.match(answer, /shutting_down/)
   await closing
   t.ok(Date.now() - started < 5000, `the close finished in ${Date.now() - started} ms`)
+})
+
+/** A raw HTTP/1.1 connection: what a client sent so far, and everything the server answered. */
+async function rawHttp (url: string): Promise<{ socket: ReturnType<typeof connect>, answer: () => string, ended: Promise<void> }> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  let answer = ''
+  socket.on('data', (chunk) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  const ended = new Promise<void>((resolve) => { socket.on('close', () => { resolve() }) })
+  return { socket, answer: () => answer, ended }
+}
+
+t.test('a request in flight when the server closes gets its answer with connection: close; its kept-alive connection does not hold the close', async (t) => {
+  const server = await startServer(t)
+  await users(server, 'alice')
+  const body = JSON.stringify({ id: 'alice', password: 'wrong-password-long' })
+  const raw = await rawHttp(server.url)
+  // Headers and half the body before the close: the request is in flight, routed, not yet answered.
+  raw.socket.write(`POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+  await sleep(100)
+  const started = Date.now()
+  const closing = server.app.close()
+  await sleep(100)
+  raw.socket.write(body.slice(10))
+  await raw.ended
+  t.match(raw.answer(), /^HTTP\/1\.1 401/, 'answered, as it would have been')
+  t.match(raw.answer(), /\r\nconnection: close\r\n/i, 'and told the connection ends')
+  await closing
+  // Kept alive, the idle connection would have held the close for the keep-alive timeout (72 s).
+  t.ok(Date.now() - started < 2000, `the close finished in ${Date.now() - started} ms`)
+})
+
+t.test('a client that sends half a request and stops does not hold the shutdown: it is cut off after a grace', async (t) => {
+  const server = await startServer(t)
+  const raw = await rawHttp(server.url)
+  // A slow or stalled client: the body announced is never finished.
+  raw.socket.write('POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id":')
+  await sleep(100)
+  const started = Date.now()
+  await server.app.close()
+  const took = Date.now() - started
+  t.ok(took < 8000, `closed in ${took} ms`)
+  t.ok(took >= 4000, 'after giving the request time to finish')
+  await raw.ended
+  t.pass('its connection is closed')
 })
 
 t.test('kill -9 at many points of the index writer (runs written in slices): nothing acknowledged lost, streams dense, unread counts exact after restart', async (t) => {
