@@ -22,7 +22,10 @@ if (url !== undefined) {
       DUOLOG_SERVICE_CLIENTS: 'backend:backend-secret-0123456789',
       DUOLOG_AUTH_RATE_LIMIT: '100000',
       DUOLOG_SEND_RATE: '1000000',
-      DUOLOG_SEND_BURST: '1000000'
+      DUOLOG_SEND_BURST: '1000000',
+      // Every stream is read back at the end: thousands of messages on a fast machine.
+      DUOLOG_READ_RATE: '1000000',
+      DUOLOG_READ_BURST: '1000000'
     })
     const exited = exitOf(server)
     t.teardown(() => server.kill('SIGKILL'))

@@ -24,6 +24,9 @@ if (url !== undefined) {
       DUOLOG_SERVICE_RATE_LIMIT: '100000',
       DUOLOG_SEND_RATE: '1000000',
       DUOLOG_SEND_BURST: '1000000',
+      // Every stream is read back at the end: thousands of messages on a fast machine.
+      DUOLOG_READ_RATE: '1000000',
+      DUOLOG_READ_BURST: '1000000',
       DUOLOG_DRAIN_MS: String(DRAIN_MS)
     }
     const server = spawnServer(env)
