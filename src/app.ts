@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { redactCredentials } from './auth/tokens.js'
@@ -173,6 +174,25 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/**
+ * Node's own refusals, before a request reaches Fastify (a malformed request, headers too
+ * large, a request that did not arrive in full in time), with duolog's error body.
+ */
+function answerClientError (this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  // A reset: the socket is gone, nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const error = toPublicError(err)
+  this.log.debug({ err, code: error.code }, 'client error')
+  // A request that timed out may already be routed; its answer must not have begun.
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && response?.headersSent !== true) {
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } })
+    socket.write(`HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
+}
+
 /** A Fastify instance with the app registered, not listening. `logger`: pino options, or false. */
 export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): Promise<FastifyInstance> {
   const fastify = Fastify({
@@ -188,7 +208,15 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     // Graceful close: stop accepting, let in-flight requests finish; requests that still
     // arrive are answered by the app's own hook (503 shutting_down, with a code).
     return503OnClosing: false,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    // A client that stalls halfway through a request gets 408 instead of holding its connection.
+    requestTimeout: config.limits.requestTimeoutMs,
+    http: {
+      // Node wants the headers' own timeout no longer than the whole request's.
+      headersTimeout: Math.min(60_000, config.limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(5000, config.limits.requestTimeoutMs / 2)
+    },
+    clientErrorHandler: answerClientError
   })
   await fastify.register(duolog, { config })
   return fastify

@@ -74,6 +74,8 @@ export interface Config {
   limits: {
     maxContentLength: number
     maxFrameBytes: number
+    /** Time a client has to send a whole HTTP request (ms): then 408 and the connection closed. */
+    requestTimeoutMs: number
     maxSyncPage: number
     maxHistoryPage: number
     /** Stream and history messages a user may read per second, sustained (per instance); a page costs its limit. */
@@ -254,6 +256,7 @@ function toConfig (v: SettingValues): Config {
     limits: {
       maxContentLength: v.DUOLOG_MAX_CONTENT_LENGTH,
       maxFrameBytes: v.DUOLOG_MAX_FRAME_BYTES,
+      requestTimeoutMs: v.DUOLOG_REQUEST_TIMEOUT_MS,
       maxSyncPage: v.DUOLOG_MAX_SYNC_PAGE,
       maxHistoryPage: v.DUOLOG_MAX_HISTORY_PAGE,
       readRate: v.DUOLOG_READ_RATE,

@@ -1,3 +1,5 @@
+import { maxHeaderSize } from 'node:http'
+
 /** An error a client may see: its public code, its HTTP status and a message for humans. */
 export class PublicFailure extends Error {
   /** For a refusal that passes: how long the client should wait before trying again. */
@@ -52,9 +54,11 @@ export const Errors = {
   UserExists: createError('user_exists', 'user "%s" already exists', 409),
   IdempotencyConflict: createError('idempotency_conflict', 'clientMsgId "%s" was already used for a different message', 409),
   SyncInProgress: createError('sync_in_progress', 'a sync is already running on this connection', 409),
+  RequestTimeout: createError('request_timeout', 'the request did not arrive in full in time (DUOLOG_REQUEST_TIMEOUT_MS)', 408),
   PayloadTooLarge: createError('payload_too_large', '%s', 413),
   UnsupportedMediaType: createError('unsupported_media_type', '%s', 415),
   UpgradeRequired: createError('upgrade_required', 'this route speaks WebSocket', 426),
+  HeadersTooLarge: createError('headers_too_large', 'the request headers are larger than %s bytes', 431),
   RateLimited: createError('rate_limited', 'too many requests, retry in %s', 429),
   Internal: createError('internal_error', 'internal error', 500),
   StoreUnavailable: createError('store_unavailable', 'the message store is unavailable', 503),
@@ -101,12 +105,16 @@ export function toPublicError (err: unknown): PublicError {
     return asPublic(new Errors.InvalidRequest(message))
   }
   switch (e.code) {
+    // Node's own refusals, before a request reaches Fastify (the app's clientErrorHandler).
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return asPublic(new Errors.RequestTimeout())
+    case 'HPE_HEADER_OVERFLOW': return asPublic(new Errors.HeadersTooLarge(maxHeaderSize))
     case 'FST_ERR_CTP_BODY_TOO_LARGE': return asPublic(new Errors.PayloadTooLarge(message))
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return asPublic(new Errors.UnsupportedMediaType(message))
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return asPublic(new Errors.InvalidJson(message))
   }
+  if (typeof e.code === 'string' && e.code.startsWith('HPE_')) return asPublic(new Errors.InvalidRequest(`malformed HTTP request: ${(e as { reason?: string }).reason ?? message}`))
   if (statusCode >= 400 && statusCode < 500) return { ...asPublic(new Errors.InvalidRequest(message)), statusCode }
   // The embedded store failing (a full disk, a file gone or corrupt): retryable, not a bug.
   if (typeof e.code === 'string' && e.code.startsWith('SQLITE_')) return asPublic(new Errors.StoreUnavailable())

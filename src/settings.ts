@@ -65,6 +65,7 @@ export const Settings = Type.Object({
   DUOLOG_SQLITE_SYNCHRONOUS: choice(['normal', 'full'], 'normal', { description: '`normal` survives a killed process; `full` also survives a power loss (an fsync per commit)' }),
   DUOLOG_MAX_CONTENT_LENGTH: whole(4000, 1, 1_000_000, { description: 'characters per message' }),
   DUOLOG_MAX_FRAME_BYTES: whole(64 * 1024, 1024, 16 * 1024 * 1024, { description: 'largest WebSocket frame (larger: close 1009) and HTTP body (larger: 413)' }),
+  DUOLOG_REQUEST_TIMEOUT_MS: whole(30_000, 100, 600_000, { description: 'time a client has to send a whole HTTP request, headers and body; a slower one gets 408 `request_timeout` and its connection is closed, so that stalled clients cannot hold connections (checked every 5 s, or every half of this when shorter; WebSockets are not affected once open)' }),
   DUOLOG_MAX_SYNC_PAGE: whole(500, 1, 10_000, { description: 'most messages per `sync` / `GET /v1/sync` page' }),
   DUOLOG_MAX_HISTORY_PAGE: whole(200, 1, 10_000, { description: 'most messages per conversation history page' }),
   DUOLOG_READ_RATE: whole(2000, 1, 10_000_000, { description: 'messages per second a user may read from their stream and history, sustained, per server (each page counts as its `limit`: `sync` frames, including a connection\'s replay from `after`, `GET /v1/sync` and history together); a `sync` past it waits its turn, an HTTP read gets 429 `rate_limited` with `Retry-After`. Keeps one user\'s heavy reading from slowing others' }),

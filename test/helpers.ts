@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import Database from 'better-sqlite3'
 import { retainForProcessLifetime } from '../src/store/sqlite.js'
@@ -185,6 +185,17 @@ export class Client {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close()
     await this.closed
   }
+}
+
+/** A raw HTTP/1.1 connection: what a client sent so far, and everything the server answered. */
+export async function rawHttp (url: string): Promise<{ socket: Socket, answer: () => string, ended: Promise<void> }> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  let answer = ''
+  socket.on('data', (chunk) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  const ended = new Promise<void>((resolve) => { socket.on('close', () => { resolve() }) })
+  return { socket, answer: () => answer, ended }
 }
 
 export function sleep (ms: number): Promise<void> {

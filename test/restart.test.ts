@@ -1,6 +1,6 @@
 import t from 'tap'
 import { connect } from 'node:net'
-import { Client, JWT_SECRET, api, sleep, startServer, tempDir, users } from './helpers.js'
+import { Client, JWT_SECRET, api, rawHttp, sleep, startServer, tempDir, users } from './helpers.js'
 import { exitOf, listening, spawnServer } from './process.js'
 
 const env = (dataDir: string): Record<string, string> => ({
@@ -158,17 +158,6 @@ t.test('a WebSocket upgrade that reaches a closing server is answered 503 and it
   await closing
   t.ok(Date.now() - started < 5000, `the close finished in ${Date.now() - started} ms`)
 })
-
-/** A raw HTTP/1.1 connection: what a client sent so far, and everything the server answered. */
-async function rawHttp (url: string): Promise<{ socket: ReturnType<typeof connect>, answer: () => string, ended: Promise<void> }> {
-  const socket = connect(Number(new URL(url).port), '127.0.0.1')
-  await new Promise((resolve) => socket.once('connect', resolve))
-  let answer = ''
-  socket.on('data', (chunk) => { answer += chunk.toString() })
-  socket.on('error', () => {})
-  const ended = new Promise<void>((resolve) => { socket.on('close', () => { resolve() }) })
-  return { socket, answer: () => answer, ended }
-}
 
 t.test('a request in flight when the server closes gets its answer with connection: close; its kept-alive connection does not hold the close', async (t) => {
   const server = await startServer(t)

@@ -231,7 +231,7 @@ export type Message = {
 export type ErrorBody = {
   error: {
     /** snake_case, stable (docs/errors.md) */
-    code: 'already_delivered' | 'content_too_long' | 'forbidden' | 'idempotency_conflict' | 'identity_provider_unavailable' | 'internal_error' | 'invalid_credentials' | 'invalid_cursor' | 'invalid_frame' | 'invalid_json' | 'invalid_recipient' | 'invalid_request' | 'message_deleted' | 'not_found' | 'not_ready' | 'origin_not_allowed' | 'payload_too_large' | 'presence_unavailable' | 'rate_limited' | 'shutting_down' | 'signup_closed' | 'store_unavailable' | 'sync_in_progress' | 'token_in_url' | 'too_many_watches' | 'unauthorized' | 'unknown_recipient' | 'unknown_type' | 'unsupported_media_type' | 'upgrade_required' | 'user_exists'
+    code: 'already_delivered' | 'content_too_long' | 'forbidden' | 'headers_too_large' | 'idempotency_conflict' | 'identity_provider_unavailable' | 'internal_error' | 'invalid_credentials' | 'invalid_cursor' | 'invalid_frame' | 'invalid_json' | 'invalid_recipient' | 'invalid_request' | 'message_deleted' | 'not_found' | 'not_ready' | 'origin_not_allowed' | 'payload_too_large' | 'presence_unavailable' | 'rate_limited' | 'request_timeout' | 'shutting_down' | 'signup_closed' | 'store_unavailable' | 'sync_in_progress' | 'token_in_url' | 'too_many_watches' | 'unauthorized' | 'unknown_recipient' | 'unknown_type' | 'unsupported_media_type' | 'upgrade_required' | 'user_exists'
     message: string
   }
 }

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { Client, api, serviceToken, startServer, users, type TestServer } from '../helpers.js'
+import { Client, api, rawHttp, serviceToken, sleep, startServer, users, type TestServer } from '../helpers.js'
 import { postgresUrl, schemaForTest } from '../services.js'
 
 // Input a store cannot keep as sent is refused up front (400), on every store, and never
@@ -78,4 +78,41 @@ t.test('an unknown field in a body is refused with a 400 that names it (as the d
   t.match(login, { status: 400, body: { error: { message: 'body/remember is not a known field' } } })
   const stored = await api(server, 'GET', '/v1/sync?after=0', { token: alice })
   t.equal(stored.body.messages.length, 0, 'nothing was stored')
+})
+
+t.test('a malformed HTTP request, or headers too large, get an error with a code; the process answers on', async (t) => {
+  const server = await startServer(t)
+  const garbage = await rawHttp(server.url)
+  garbage.socket.write('GARBAGE\r\n\r\n')
+  await garbage.ended
+  t.match(garbage.answer(), /^HTTP\/1\.1 400 /)
+  t.match(garbage.answer(), /\{"error":\{"code":"invalid_request","message":"malformed HTTP request: [^"]+"\}\}$/)
+  const huge = await rawHttp(server.url)
+  huge.socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`)
+  await huge.ended
+  t.match(huge.answer(), /^HTTP\/1\.1 431 /)
+  t.match(huge.answer(), /"code":"headers_too_large"/)
+  t.equal((await api(server, 'GET', '/healthz')).status, 200)
+})
+
+t.test('a client that stalls halfway through a request gets 408 request_timeout and its connection closed; open WebSockets outlive the timeout', async (t) => {
+  const server = await startServer(t, { DUOLOG_REQUEST_TIMEOUT_MS: '400' })
+  const [alice, bob] = await users(server, 'alice', 'bob')
+  const socket = await Client.connect(server, alice)
+  // Slowloris: headers, then a body that never comes in full.
+  const stalled = await rawHttp(server.url)
+  stalled.socket.write('POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id":')
+  const headersOnly = await rawHttp(server.url)
+  headersOnly.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+  const started = Date.now()
+  await Promise.all([stalled.ended, headersOnly.ended])
+  t.ok(Date.now() - started < 3000, `both cut off after ${Date.now() - started} ms`)
+  t.match(stalled.answer(), /^HTTP\/1\.1 408 /)
+  t.match(stalled.answer(), /"code":"request_timeout"/)
+  t.match(headersOnly.answer(), /^HTTP\/1\.1 408 /)
+  // Well past the timeout, the WebSocket (a request long finished) still works both ways.
+  await sleep(1200)
+  socket.send({ type: 'send', to: 'bob', content: 'still here', clientMsgId: 'c1' })
+  t.match(await socket.next('sent'), { clientMsgId: 'c1' })
+  t.equal((await api(server, 'GET', '/v1/sync', { token: bob })).status, 200)
 })
