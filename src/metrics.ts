@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { SqliteObserver } from './store/sqlite.js'
 
 /** Which limit refused a caller (`duolog_rate_limited_total{limit}`). */
 export type LimitName = 'send' | 'read' | 'auth' | 'login' | 'connections'
@@ -39,6 +40,29 @@ export class Metrics {
     new Gauge({ name: 'duolog_connections', help: 'Open authenticated WebSocket connections on this instance', registers, collect () { this.set(connections()) } })
     // eslint-disable-next-line no-new
     new Gauge({ name: 'duolog_users_online', help: 'Users with at least one connection on this instance', registers, collect () { this.set(users()) } })
+  }
+
+  /**
+   * The embedded store's work beside the sends (registered only for an instance on SQLite):
+   * what can still delay a send (index slices on the event loop, writes held while the WAL
+   * starts over) and the checkpoints that keep the WAL from growing.
+   */
+  sqliteObserver (): SqliteObserver {
+    const registers = [this.registry]
+    const pages = new Counter({ name: 'duolog_sqlite_checkpoint_pages_total', help: 'WAL frames (pages) copied into the database file by checkpoints', registers })
+    const held = new Histogram({ name: 'duolog_sqlite_write_hold_seconds', help: 'How long sends waited while a checkpoint started the WAL over', buckets: LATENCY_BUCKETS, registers })
+    const indexed = new Histogram({ name: 'duolog_sqlite_index_slice_seconds', help: 'How long one slice of an index run held the event loop', buckets: LATENCY_BUCKETS, registers })
+    return {
+      checkpointed: (count) => { pages.inc(count) },
+      writesHeld: (seconds) => { held.observe(seconds) },
+      indexed: (seconds) => { indexed.observe(seconds) }
+    }
+  }
+
+  /** A gauge read when scraped: the messages the embedded store has not indexed yet. */
+  observeUnindexed (unindexed: () => number): void {
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'duolog_sqlite_unindexed_messages', help: 'Messages stored but not yet written to the index tables', registers: [this.registry], collect () { this.set(unindexed()) } })
   }
 
   /** Process metrics (CPU, memory, handles, GC) and event-loop delay: only for an app that is scraped. */

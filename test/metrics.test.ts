@@ -1,6 +1,6 @@
 import t from 'tap'
 import { api, Client, eventually, startServer, users } from './helpers.js'
-import { freePort } from './services.js'
+import { freePort, postgresUrl, schemaForTest } from './services.js'
 
 const TOKEN = 'metrics-token-0123456789'
 
@@ -59,6 +59,11 @@ t.test('what an operator reads: connections, messages, latencies, limits, the ev
   t.ok((sample(after, 'duolog_store_commit_seconds_count') ?? 0) >= 1)
   t.equal(sample(after, 'duolog_store_batch_messages_sum'), 3)
   t.equal(sample(after, 'duolog_rate_limited_total{limit="send"}'), 1)
+  // The embedded store's work beside the sends: three messages wait for its next index run (every 5 s).
+  t.equal(sample(after, 'duolog_sqlite_unindexed_messages'), 3, 'stored, not indexed yet')
+  t.match(after, /^duolog_sqlite_index_slice_seconds_count \d/m, 'index slices')
+  t.match(after, /^duolog_sqlite_write_hold_seconds_count \d/m, 'writes held for a WAL restart')
+  t.match(after, /^duolog_sqlite_checkpoint_pages_total \d/m, 'checkpoints')
   t.match(after, /^nodejs_eventloop_lag_p99_seconds \d/m, 'event-loop delay')
   t.match(after, /^process_cpu_seconds_total \d/m)
   t.match(after, /^process_resident_memory_bytes \d/m)
@@ -78,3 +83,13 @@ t.test('bus failures are counted (Redis not answering)', async (t) => {
   t.ok((sample(text, 'duolog_bus_errors_total{operation="connection"}') ?? 0) > 0, 'connection errors')
   t.ok((sample(text, 'duolog_bus_errors_total{operation="publish"}') ?? 0) > 0, 'the fan-out publish that failed')
 })
+
+const pgUrl = postgresUrl()
+if (pgUrl !== undefined) {
+  t.test('an instance on PostgreSQL reports no embedded-store metrics', async (t) => {
+    const server = await startServer(t, { DUOLOG_METRICS_TOKEN: TOKEN, DUOLOG_DATABASE_URL: pgUrl, DUOLOG_DATABASE_SCHEMA: schemaForTest(t, pgUrl) })
+    const text = (await scrape(server.url)).text
+    t.match(text, /^duolog_store_commit_seconds_count \d/m, 'the store metrics every instance has')
+    t.notMatch(text, /duolog_sqlite_/, 'no duolog_sqlite_* series')
+  })
+}

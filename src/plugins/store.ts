@@ -21,7 +21,8 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
     store = await PostgresStore.open({ url: config.databaseUrl, schema: config.databaseSchema, log: fastify.log, outbox: config.webhooks })
     fastify.log.info({ store: store.kind, schema: config.databaseSchema }, 'message store open')
   } else {
-    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous, log: fastify.log, outbox: config.webhooks })
+    const sqlite = new SqliteStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous, log: fastify.log, outbox: config.webhooks, observer: fastify.metrics.sqliteObserver() })
+    fastify.metrics.observeUnindexed(() => sqlite.unindexed)
     fastify.log.info({ store: sqlite.kind, file: sqlite.file, synchronous: config.sqliteSynchronous }, 'message store open')
     store = sqlite
   }
@@ -29,4 +30,4 @@ async function storePlugin (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onClose', async () => { await store.close() })
 }
 
-export default fp(storePlugin, { name: 'duolog-store', fastify: '5.x', dependencies: ['duolog-config'] })
+export default fp(storePlugin, { name: 'duolog-store', fastify: '5.x', dependencies: ['duolog-config', 'duolog-metrics'] })

@@ -127,6 +127,8 @@ export interface CheckpointerOptions {
   log: Log
   /** Called if the worker dies: the caller takes checkpoints back (the WAL must not grow forever). */
   onExit: () => void
+  /** Called with the pages (WAL frames) each checkpoint copied. */
+  onCheckpoint?: (pages: number) => void
   /**
    * Holds the writes that never stop under load (they wait, the event loop does not) until
    * the returned function is called: for the few ms the worker copies the WAL's last frames.
@@ -163,7 +165,10 @@ export class Checkpointer {
       release = undefined
     }
     worker.on('message', (message: { pages?: number, failed?: string, hold?: boolean, released?: boolean }) => {
-      if (message.pages !== undefined) checkpointer.pages += message.pages
+      if (message.pages !== undefined && message.pages > 0) {
+        checkpointer.pages += message.pages
+        options.onCheckpoint?.(message.pages)
+      }
       if (message.failed !== undefined) options.log.warn({ err: message.failed }, 'sqlite: a checkpoint failed; the next one tries again')
       if (message.released === true) letGo()
       if (message.hold === true && release === undefined) {

@@ -46,7 +46,25 @@ export interface SqliteStoreOptions {
    * hold the event loop while they run.
    */
   checkpointPages?: number
+  /** Told of the work the store does beside the sends (an operator's metrics). */
+  observer?: SqliteObserver
 }
+
+/**
+ * What the embedded store does beside appending sends, as an operator would watch it: the
+ * background work that can still delay a send (an index slice holds the event loop, a WAL
+ * restart holds the writes) and the checkpoints that keep the WAL from growing.
+ */
+export interface SqliteObserver {
+  /** A checkpoint (in the worker thread) copied this many WAL frames (pages) into the database file. */
+  checkpointed: (pages: number) => void
+  /** Appends and index slices waited this long, in seconds, while a checkpoint started the WAL over. */
+  writesHeld: (seconds: number) => void
+  /** One slice of an index run (or a whole run, at start, close, or before a change) held the event loop this long, in seconds. */
+  indexed: (seconds: number) => void
+}
+
+const NO_OBSERVER: SqliteObserver = { checkpointed: () => {}, writesHeld: () => {}, indexed: () => {} }
 
 const MESSAGE_COLUMNS = `m.id, m.sender AS "from", m.recipient AS "to", m.content, m.created_at AS createdAt,
   m.client_msg_id AS clientMsgId, m.sender_seq AS senderSeq, m.recipient_seq AS recipientSeq, m.edited_at AS editedAt, m.deleted_at AS deletedAt`
@@ -126,6 +144,7 @@ export class SqliteStore implements Store, OutboxStore {
   /** While set, appends and index slices wait for it (the checkpoint worker copies the WAL's last frames). */
   private writesHeld: Promise<void> | undefined
   private readonly outbox: OutboxSettings | undefined
+  private readonly observer: SqliteObserver
   // Remembered for the webhook outbox (this process is the only writer): each user's newest
   // ordered event, and the next event id. Forgotten when a transaction that wrote them fails.
   private readonly eventTails = new Map<string, number>()
@@ -138,6 +157,7 @@ export class SqliteStore implements Store, OutboxStore {
     this.indexSliceRows = options.indexSliceRows ?? Infinity
     this.log = options.log ?? silentLog
     this.outbox = options.outbox
+    this.observer = options.observer ?? NO_OBSERVER
     if (options.dataDir === ':memory:') {
       this.file = ':memory:'
     } else {
@@ -178,6 +198,7 @@ export class SqliteStore implements Store, OutboxStore {
         maxAgeMs: 5000,
         log: this.log,
         onExit: () => { if (this.db.open) this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`) },
+        onCheckpoint: this.observer.checkpointed,
         holdWrites: () => this.holdWrites()
       })
     } else {
@@ -441,7 +462,13 @@ export class SqliteStore implements Store, OutboxStore {
    * and the run is dropped (its cursor moved past writes that did not commit).
    */
   private indexSlice (run: IndexRun, ms: number, rows: number): boolean {
-    const complete = this.sliceTx(run, performance.now() + ms, rows)
+    const started = performance.now()
+    let complete
+    try {
+      complete = this.sliceTx(run, started + ms, rows)
+    } finally {
+      this.observer.indexed((performance.now() - started) / 1000)
+    }
     if (complete) {
       this.indexedUpTo = run.upTo
       this.tail.dropUpTo(run.upTo)
@@ -537,13 +564,20 @@ export class SqliteStore implements Store, OutboxStore {
     }
   }
 
+  /** Messages stored but not in the index tables yet (the tail): what the next index run writes. */
+  get unindexed (): number {
+    return this.tail.length
+  }
+
   /** Holds appends and index slices until the returned function is called (see Checkpointer). */
   private holdWrites (): () => void {
     let release = (): void => {}
     const held = new Promise<void>((resolve) => { release = resolve })
+    const started = performance.now()
     this.writesHeld = held
     return () => {
       if (this.writesHeld === held) this.writesHeld = undefined
+      this.observer.writesHeld((performance.now() - started) / 1000)
       release()
     }
   }

@@ -154,8 +154,14 @@ t.test('if the checkpoint worker stops, the writer\'s automatic checkpoints take
 
 t.test('under writes that never stop, the WAL starts over after checkpoints instead of growing', async (t) => {
   const dataDir = tempDir()
+  const told = { pages: 0, holds: [] as number[] }
   // A checkpoint every 500 pages (2 MB); writes go on while it copies.
-  const store = new SqliteStore({ dataDir, synchronous: 'normal', checkpointPages: 500 })
+  const store = new SqliteStore({
+    dataDir,
+    synchronous: 'normal',
+    checkpointPages: 500,
+    observer: { checkpointed: (pages) => { told.pages += pages }, writesHeld: (seconds) => { told.holds.push(seconds) }, indexed: () => {} }
+  })
   t.teardown(() => store.close())
   const users = Array.from({ length: 100 }, (_, i) => `u${i}`)
   for (const id of users) await store.createUser({ id, displayName: id, passwordHash: null, createdAt: 1 })
@@ -170,4 +176,34 @@ t.test('under writes that never stop, the WAL starts over after checkpoints inst
   }
   t.ok((store.checkpointer?.pages ?? 0) > 2000, `checkpoints kept up (${store.checkpointer?.pages ?? 0} pages copied for ${written} messages)`)
   t.ok(largest < 20_000_000, `the WAL file stayed under 20 MB (at most ${(largest / 1e6).toFixed(1)} MB)`)
+  // What an operator sees of it (duolog_sqlite_*): every page copied, and each time the sends waited for a restart.
+  t.equal(told.pages, store.checkpointer?.pages, 'the observer is told of every page copied')
+  t.ok(told.holds.length > 0, `the observer is told of the holds that started the WAL over (${told.holds.length}, at most ${(Math.max(...told.holds) * 1000).toFixed(1)} ms)`)
+  t.ok(told.holds.every((seconds) => seconds >= 0 && seconds < 0.5), 'each hold is timed, and none outlasts the 500 ms cap')
+})
+
+t.test('each slice of an index run is reported with the time it held the event loop, and what waits for the next run is counted', async (t) => {
+  const slices: number[] = []
+  const store = new SqliteStore({
+    dataDir: tempDir(),
+    synchronous: 'normal',
+    indexBatch: 200,
+    indexSliceRows: 20,
+    indexDelayMs: 60_000,
+    observer: { checkpointed: () => {}, writesHeld: () => {}, indexed: (seconds) => { slices.push(seconds) } }
+  })
+  t.teardown(() => store.close())
+  await store.createUser({ id: 'alice', displayName: 'alice', passwordHash: null, createdAt: 1 })
+  await store.createUser({ id: 'bob', displayName: 'bob', passwordHash: null, createdAt: 1 })
+  const startedWith = slices.length
+  await store.appendMessages(Array.from({ length: 150 }, () => ({ from: 'alice', to: 'bob', content: 'hi', clientMsgId: null, createdAt: 1 })))
+  t.equal(store.unindexed, 150, 'below the batch: all 150 wait for the next run')
+  t.equal(slices.length, startedWith, 'no run yet')
+  await store.appendMessages(Array.from({ length: 100 }, () => ({ from: 'bob', to: 'alice', content: 'hi', clientMsgId: null, createdAt: 1 })))
+  const started = Date.now()
+  while (store.unindexed > 0 && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(store.unindexed, 0, 'the run indexed them all')
+  // 250 messages, each a stream entry for both users and a conversation row: over 20 rows per slice, many slices.
+  t.ok(slices.length - startedWith >= 10, `the run was written in slices (${slices.length - startedWith})`)
+  t.ok(slices.every((seconds) => Number.isFinite(seconds) && seconds >= 0), 'each slice timed')
 })
